@@ -1,0 +1,68 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "segpipe",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "segpipe", targets: ["segpipe"]),
+        .library(name: "Raster", targets: ["Raster"]),
+        .library(name: "UNet", targets: ["UNet"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // C shims: system libraries and the few C helpers Swift cannot write.
+        .systemLibrary(
+            name: "CTIFF",
+            pkgConfig: "libtiff-4",
+            providers: [.apt(["libtiff-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPNG",
+            pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]
+        ),
+        .target(
+            name: "CPNG",
+            dependencies: ["CLibPNG"]
+        ),
+        .systemLibrary(
+            name: "CDNNL",
+            providers: [.apt(["libdnnl-dev"])]
+        ),
+
+        .target(
+            name: "Raster",
+            dependencies: ["CTIFF", "CPNG", .product(name: "Yams", package: "Yams")]
+        ),
+        .target(
+            name: "UNet",
+            dependencies: ["CDNNL"]
+        ),
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "Raster", "UNet",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "segpipe",
+            dependencies: [
+                "Pipeline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        .testTarget(name: "RasterTests", dependencies: ["Raster", "CTIFF", "CPNG"]),
+        .testTarget(name: "UNetTests", dependencies: ["UNet"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Raster"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

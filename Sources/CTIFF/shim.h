@@ -1,0 +1,95 @@
+#ifndef SEGPIPE_CTIFF_SHIM_H
+#define SEGPIPE_CTIFF_SHIM_H
+#include <tiffio.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* libtiff reports errors through printf-style callbacks taking a va_list, which Swift cannot
+   format. These helpers format each message into a per-handle buffer that Swift reads back, so
+   nothing is printed to stderr and every error can name its file. */
+typedef struct ctiff_messages {
+    char lastError[1024];
+    char lastWarning[1024];
+    int errorCount;
+    int warningCount;
+} ctiff_messages;
+
+static inline int ctiff_error_handler(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
+    (void)tif;
+    ctiff_messages *m = (ctiff_messages *)user;
+    if (m == NULL) return 1;
+    char text[1024];
+    vsnprintf(text, sizeof text, fmt, ap);
+    if (module != NULL && module[0] != 0 && strstr(text, module) != text)
+        snprintf(m->lastError, sizeof m->lastError, "%s: %s", module, text);
+    else
+        snprintf(m->lastError, sizeof m->lastError, "%s", text);
+    m->errorCount += 1;
+    return 1;
+}
+
+static inline int ctiff_warning_handler(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
+    (void)tif; (void)module;
+    ctiff_messages *m = (ctiff_messages *)user;
+    if (m == NULL) return 1;
+    vsnprintf(m->lastWarning, sizeof m->lastWarning, fmt, ap);
+    m->warningCount += 1;
+    return 1;
+}
+
+/* Opens a file with per-handle message capture and a cap on any single allocation libtiff makes,
+   so a forged header cannot make it allocate without bound. */
+static inline TIFF *ctiff_open(const char *path, const char *mode, ctiff_messages *messages, long maxSingleAlloc) {
+    TIFFSetErrorHandler(NULL);
+    TIFFSetWarningHandler(NULL);
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    if (opts == NULL) return NULL;
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, ctiff_error_handler, messages);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, ctiff_warning_handler, messages);
+    if (maxSingleAlloc > 0) TIFFOpenOptionsSetMaxSingleMemAlloc(opts, (tmsize_t)maxSingleAlloc);
+    TIFF *tif = TIFFOpenExt(path, mode, opts);
+    TIFFOpenOptionsFree(opts);
+    return tif;
+}
+
+/* Variadic tag accessors are not callable from Swift; these fix the argument types. */
+static inline int ctiff_get_u16(TIFF *t, uint32_t tag, uint16_t *v) { return TIFFGetField(t, tag, v); }
+static inline int ctiff_get_u32(TIFF *t, uint32_t tag, uint32_t *v) { return TIFFGetField(t, tag, v); }
+static inline int ctiff_get_u64(TIFF *t, uint32_t tag, uint64_t *v) { return TIFFGetField(t, tag, v); }
+static inline int ctiff_get_double(TIFF *t, uint32_t tag, double *v) { return TIFFGetField(t, tag, v); }
+static inline int ctiff_get_string(TIFF *t, uint32_t tag, char **v) { return TIFFGetField(t, tag, v); }
+static inline int ctiff_get_u16_array(TIFF *t, uint32_t tag, uint32_t *count, uint16_t **v) {
+    uint16_t c16 = 0; int ok;
+    const TIFFField *f = TIFFFieldWithTag(t, tag);
+    if (f == NULL) return 0;
+    if (TIFFFieldPassCount(f) && TIFFFieldSetGetCountSize(f) == 4) { ok = TIFFGetField(t, tag, count, v); }
+    else { ok = TIFFGetField(t, tag, &c16, v); *count = c16; }
+    return ok;
+}
+static inline int ctiff_get_double_array(TIFF *t, uint32_t tag, uint32_t *count, double **v) {
+    uint16_t c16 = 0; int ok;
+    const TIFFField *f = TIFFFieldWithTag(t, tag);
+    if (f == NULL) return 0;
+    if (TIFFFieldPassCount(f) && TIFFFieldSetGetCountSize(f) == 4) { ok = TIFFGetField(t, tag, count, v); }
+    else { ok = TIFFGetField(t, tag, &c16, v); *count = c16; }
+    return ok;
+}
+static inline int ctiff_get_colormap(TIFF *t, uint16_t **r, uint16_t **g, uint16_t **b) { return TIFFGetField(t, TIFFTAG_COLORMAP, r, g, b); }
+static inline int ctiff_set_u16(TIFF *t, uint32_t tag, uint16_t v) { return TIFFSetField(t, tag, v); }
+static inline int ctiff_set_u32(TIFF *t, uint32_t tag, uint32_t v) { return TIFFSetField(t, tag, v); }
+static inline int ctiff_set_int(TIFF *t, uint32_t tag, int v) { return TIFFSetField(t, tag, v); }
+static inline int ctiff_set_string(TIFF *t, uint32_t tag, const char *v) { return TIFFSetField(t, tag, v); }
+static inline int ctiff_set_u16_array(TIFF *t, uint32_t tag, uint32_t count, const uint16_t *v) {
+    const TIFFField *f = TIFFFieldWithTag(t, tag);
+    if (f != NULL && TIFFFieldSetGetCountSize(f) == 4) return TIFFSetField(t, tag, count, v);
+    return TIFFSetField(t, tag, (uint16_t)count, v);
+}
+static inline int ctiff_set_double_array(TIFF *t, uint32_t tag, uint32_t count, const double *v) {
+    const TIFFField *f = TIFFFieldWithTag(t, tag);
+    if (f != NULL && TIFFFieldSetGetCountSize(f) == 4) return TIFFSetField(t, tag, count, v);
+    return TIFFSetField(t, tag, (uint16_t)count, v);
+}
+static inline int ctiff_set_extrasamples(TIFF *t, uint16_t count, const uint16_t *v) { return TIFFSetField(t, TIFFTAG_EXTRASAMPLES, count, v); }
+static inline int ctiff_set_colormap(TIFF *t, const uint16_t *r, const uint16_t *g, const uint16_t *b) { return TIFFSetField(t, TIFFTAG_COLORMAP, r, g, b); }
+#endif

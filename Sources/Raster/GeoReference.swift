@@ -1,0 +1,51 @@
+/// The GeoTIFF tags of a file, kept exactly as stored so a writer can copy them unchanged.
+public struct GeoReference: Sendable, Equatable {
+    public var modelPixelScale: [Double]?
+    public var modelTiepoint: [Double]?
+    public var modelTransformation: [Double]?
+    public var geoKeyDirectory: [UInt16]?
+    public var geoDoubleParams: [Double]?
+    public var geoAsciiParams: String?
+
+    public init(
+        modelPixelScale: [Double]? = nil, modelTiepoint: [Double]? = nil,
+        modelTransformation: [Double]? = nil, geoKeyDirectory: [UInt16]? = nil,
+        geoDoubleParams: [Double]? = nil, geoAsciiParams: String? = nil
+    ) {
+        self.modelPixelScale = modelPixelScale
+        self.modelTiepoint = modelTiepoint
+        self.modelTransformation = modelTransformation
+        self.geoKeyDirectory = geoKeyDirectory
+        self.geoDoubleParams = geoDoubleParams
+        self.geoAsciiParams = geoAsciiParams
+    }
+
+    /// True when the tags place pixels on the ground (a transform, or a scale with a tie point).
+    public var isGeoreferenced: Bool {
+        if let m = modelTransformation, m.count >= 16 { return true }
+        if let s = modelPixelScale, s.count >= 2, let t = modelTiepoint, t.count >= 6 { return true }
+        return false
+    }
+
+    /// The affine map from pixel (column, row) to map coordinates of the pixel's corner, as
+    /// (a, b, c, d, e, f): x = a·col + b·row + c, y = d·col + e·row + f.
+    public var affine: (a: Double, b: Double, c: Double, d: Double, e: Double, f: Double)? {
+        if let m = modelTransformation, m.count >= 16 {
+            return (m[0], m[1], m[3], m[4], m[5], m[7])
+        }
+        if let s = modelPixelScale, s.count >= 2, let t = modelTiepoint, t.count >= 6 {
+            let a = s[0], e = -s[1]
+            return (a, 0, t[3] - t[0] * a, 0, e, t[4] - t[1] * e)
+        }
+        return nil
+    }
+
+    /// The six lines of an ESRI world file (`.pgw`, `.tfw`): they name the centre of the top-left
+    /// pixel, not its corner.
+    public var worldFileText: String? {
+        guard let g = affine else { return nil }
+        let cx = g.c + 0.5 * g.a + 0.5 * g.b
+        let cy = g.f + 0.5 * g.d + 0.5 * g.e
+        return [g.a, g.d, g.b, g.e, cx, cy].map { String($0) }.joined(separator: "\n") + "\n"
+    }
+}

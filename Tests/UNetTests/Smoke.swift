@@ -1,0 +1,3 @@
+import Testing
+@testable import UNet
+@Test func smoke() { #expect(true) }
