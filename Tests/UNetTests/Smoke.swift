@@ -1,3 +1,0 @@
-import Testing
-@testable import UNet
-@Test func smoke() { #expect(true) }
