@@ -25,7 +25,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
     /// Uniform integer in the closed range, by multiply-shift (bias below 2^-32 for small ranges).
     public mutating func integer(_ range: ClosedRange<Int>) -> Int {
         let span = UInt64(range.upperBound - range.lowerBound) + 1
-        let high = (next() >> 32) &* span >> 32
+        let high = ((next() >> 32) &* span) >> 32
         return range.lowerBound + Int(high)
     }
 

@@ -200,9 +200,10 @@ enum SceneLayout {
 
         for _ in 0..<count(4...8) {
             let cx = g.uniform(0, w), cy = g.uniform(0, h)
-            for _ in 0..<g.integer(5...14) {
-                let crown = ShapeGeometry.disk(cx: cx + g.uniform(-30, 30), cy: cy + g.uniform(-30, 30),
-                                               radius: g.uniform(3, 9))
+            let spread = g.uniform(15, 40)
+            for _ in 0..<g.integer(6...24) {
+                let crown = ShapeGeometry.disk(cx: cx + g.uniform(-spread, spread), cy: cy + g.uniform(-spread, spread),
+                                               radius: g.uniform(3, 10))
                 shapes.append(PaintedShape(.trees, crown, generator: &g))
             }
         }
@@ -218,19 +219,26 @@ enum SceneLayout {
         }
 
         for _ in 0..<count(15...35) {
-            guard let road = roads.isEmpty ? nil : roads[g.integer(0...(roads.count - 1))],
-                  road.count >= 2 else { break }
-            let i = g.integer(1...(road.count - 1))
-            let a = road[i - 1], b = road[i]
-            let t = g.unit()
-            let angle = atan2(b.y - a.y, b.x - a.x)
-            let side: Double = g.unit() < 0.5 ? -1 : 1
-            let offset = g.uniform(11, 24) * side
-            let cx = a.x + t * (b.x - a.x) - sin(angle) * offset
-            let cy = a.y + t * (b.y - a.y) + cos(angle) * offset
-            let roof = ShapeGeometry.rectangle(cx: cx, cy: cy, halfWidth: g.uniform(3.5, 11),
-                                               halfHeight: g.uniform(3.5, 8), angle: angle)
-            shapes.append(PaintedShape(.buildings, roof, generator: &g, brightness: 0.8...1.2))
+            // Buildings line the roads; a road's segments reach past the scene, so retry until
+            // the spot along the road is inside it.
+            for _ in 0..<20 {
+                guard !roads.isEmpty else { break }
+                let road = roads[g.integer(0...(roads.count - 1))]
+                guard road.count >= 2 else { break }
+                let i = g.integer(1...(road.count - 1))
+                let a = road[i - 1], b = road[i]
+                let t = g.unit()
+                let angle = atan2(b.y - a.y, b.x - a.x)
+                let side: Double = g.unit() < 0.5 ? -1 : 1
+                let offset = g.uniform(11, 24) * side
+                let cx = a.x + t * (b.x - a.x) - sin(angle) * offset
+                let cy = a.y + t * (b.y - a.y) + cos(angle) * offset
+                guard cx > -10 && cx < w + 10 && cy > -10 && cy < h + 10 else { continue }
+                let roof = ShapeGeometry.rectangle(cx: cx, cy: cy, halfWidth: g.uniform(3.5, 11),
+                                                   halfHeight: g.uniform(3.5, 8), angle: angle)
+                shapes.append(PaintedShape(.buildings, roof, generator: &g, brightness: 0.8...1.2))
+                break
+            }
         }
         return shapes
     }
