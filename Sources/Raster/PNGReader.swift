@@ -116,27 +116,27 @@ public final class PNGReader {
     private func readRows(_ count: Int, columns: Range<Int>) throws -> RasterBuffer {
         try checkRowsLeft(count)
         let bands = info.bands, width = columns.count
-        let wide = header.bit_depth == 16
+        let bytesPerSample = header.bit_depth == 16 ? 2 : 1
         var values = [Float](repeating: 0, count: bands * width * count)
         try values.withUnsafeMutableBufferPointer { out in
             let plane = width * count
             for r in 0..<count {
                 try withNextStoredRow { row in
-                    var source = columns.lowerBound * bands * (wide ? 2 : 1)
-                    var target = r * width
-                    for _ in 0..<width {
-                        for b in 0..<bands {
-                            let value: Float
-                            if wide {
-                                value = Float(UInt16(row[source]) << 8 | UInt16(row[source + 1]))
-                                source += 2
-                            } else {
-                                value = Float(row[source])
-                                source += 1
+                    let first = columns.lowerBound * bands * bytesPerSample
+                    for b in 0..<bands {
+                        var source = first + b * bytesPerSample
+                        let target = b * plane + r * width
+                        if bytesPerSample == 2 {
+                            for x in 0..<width {
+                                out[target + x] = Float(UInt16(row[source]) << 8 | UInt16(row[source + 1]))
+                                source += 2 * bands
                             }
-                            out[b * plane + target] = value
+                        } else {
+                            for x in 0..<width {
+                                out[target + x] = Float(row[source])
+                                source += bands
+                            }
                         }
-                        target += 1
                     }
                 }
             }
@@ -161,24 +161,22 @@ public final class PNGReader {
         guard nextRow < info.height else {
             throw RasterError(path: info.path, reason: "all \(info.height) rows were already read")
         }
-        let result: Result
         if header.interlaced != 0 {
             let image = try decodedInterlacedImage()
-            let rowBytes = Int(header.row_bytes)
-            result = try image.withUnsafeBytes { bytes in
-                try body(UnsafeRawBufferPointer(rebasing: bytes[(nextRow * rowBytes)..<((nextRow + 1) * rowBytes)]))
-            }
+            let rowBytes = Int(header.row_bytes), y = nextRow
             nextRow += 1
-        } else {
-            let status = rowBuffer.withUnsafeMutableBufferPointer { buffer in
-                cpng_reader_read_row(handle, buffer.baseAddress)
+            if nextRow == info.height { interlacedImage = nil }
+            return try image.withUnsafeBytes { bytes in
+                try body(UnsafeRawBufferPointer(rebasing: bytes[(y * rowBytes)..<((y + 1) * rowBytes)]))
             }
-            if status != 0 { throw fail("row \(nextRow): \(lastMessage)") }
-            nextRow += 1
-            if nextRow == info.height { try finishReading() }
-            result = try rowBuffer.withUnsafeBytes { try body($0) }
         }
-        return result
+        let status = rowBuffer.withUnsafeMutableBufferPointer { buffer in
+            cpng_reader_read_row(handle, buffer.baseAddress)
+        }
+        if status != 0 { throw fail("row \(nextRow): \(lastMessage)") }
+        nextRow += 1
+        if nextRow == info.height { try finishReading() }
+        return try rowBuffer.withUnsafeBytes { try body($0) }
     }
 
     private func decodedInterlacedImage() throws -> [UInt8] {
@@ -210,6 +208,7 @@ public final class PNGReader {
 
     private func checkDeclaredSizeFitsFile(path: String) throws {
         guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+              attributes[.type] as? FileAttributeType == .typeRegular,
               let fileSize = (attributes[.size] as? NSNumber)?.intValue
         else { return }
         let (rows, overflowRows) = (Int(header.stored_row_bytes) + 1).multipliedReportingOverflow(by: info.height)
