@@ -50,14 +50,14 @@ public struct NetworkBenchmark: Sendable {
         if let problem = config.problems.first { throw InvalidOption(description: "invalid network: \(problem)") }
 
         let model = try UNetModel(config: config, seed: seed, precision: precision, batchSize: batchSize)
-        var random = SplitMix64(state: seed ^ 0x5EED)
+        var random = SplitMix64(seed: seed ^ 0x5EED)
         let side = config.tileSize
         let input = HostTensor(
             shape: [batchSize, side, side, config.nChannels],
-            values: (0..<batchSize * side * side * config.nChannels).map { _ in random.nextUnit() * 2 - 1 })
+            values: (0..<batchSize * side * side * config.nChannels).map { _ in Float(random.unit() * 2 - 1) })
         let targets = HostTensor(
             shape: [batchSize, side, side, config.nClasses],
-            values: (0..<batchSize * side * side * config.nClasses).map { _ in random.nextUnit() < 0.3 ? 1 : 0 })
+            values: (0..<batchSize * side * side * config.nClasses).map { _ in random.unit() < 0.3 ? 1 : 0 })
 
         func step() throws {
             switch mode {
@@ -88,20 +88,4 @@ public struct NetworkBenchmark: Sendable {
             gflopsMedian: flopsPerStep / median / 1e9, gflopsBest: flopsPerStep / best / 1e9,
             stepSeconds: seconds, peakResidentBytes: ProcessMemory.peakResidentBytes())
     }
-}
-
-/// A small seeded generator for the benchmark's random input (SplitMix64).
-private struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    mutating func nextUnit() -> Float { Float(next() >> 40) * 0x1p-24 }
 }

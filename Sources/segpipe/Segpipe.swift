@@ -12,7 +12,7 @@ struct Segpipe: ParsableCommand {
             predicts colour-coded class maps. See README.md for the full workflow.
             """,
         version: SegpipeVersion.string,
-        subcommands: [Evaluate.self]
+        subcommands: [Inspect.self, SampleData.self, Train.self, Predict.self, Evaluate.self, Bench.self]
     )
 }
 
