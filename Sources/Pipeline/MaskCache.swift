@@ -53,7 +53,7 @@ public final class MaskCache {
         let reader = try PNGMaskReader(path: scene.maskPath, legend: legend)
         let path = (directory as NSString).appendingPathComponent(scene.name + ".labels.tif")
         let writer = try TIFFWriter(path: path, width: scene.width, height: scene.height, bands: 1,
-                                    sampleType: .uint8, layout: .tiled(tileSize: 256), compression: .deflate)
+                                    sampleType: .uint8, layout: .tiled(width: 256, height: 256), compression: .deflate)
         let rowsPerRead = 64
         var y = 0
         while y < scene.height {

@@ -46,6 +46,17 @@ public final class Predictor {
     /// (160 / 96)² ≈ 2.8 tile evaluations per tile-sized area.
     public static let defaultOverlap = 64
 
+    /// `defaultOverlap`, shrunk for small tiles to at most half the tile and to a step that keeps
+    /// tiles on the pooling grid.
+    public static func defaultOverlap(tileSize: Int, alignment: Int) -> Int {
+        var overlap = min(defaultOverlap, tileSize / 2)
+        while overlap > 0 && (tileSize - overlap) % alignment != 0 { overlap -= 1 }
+        return overlap
+    }
+
+    /// The overlap this predictor uses.
+    public var overlap: Int { options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: 1 << config.depth) }
+
     public let options: PredictionOptions
     public let model: UNetModel
     public let config: UNetConfig
@@ -75,8 +86,8 @@ public final class Predictor {
         } else {
             legend = config.nClasses == 5 ? .default : .generic(classCount: config.nClasses)
         }
-        let overlap = options.overlap ?? Self.defaultOverlap
         let alignment = 1 << config.depth
+        let overlap = options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: alignment)
         guard overlap >= 0, 2 * overlap <= config.tileSize, (config.tileSize - overlap) % alignment == 0 else {
             throw PipelineError(path: "", reason: "--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
         }
@@ -113,7 +124,6 @@ public final class Predictor {
         guard info.bands == config.nChannels else {
             throw PipelineError(path: path, reason: "has \(info.bands) bands but the model takes \(config.nChannels)")
         }
-        let overlap = options.overlap ?? Self.defaultOverlap
         let grid = try TileGrid(width: info.width, height: info.height, tileSize: config.tileSize,
                                 overlap: overlap, alignment: 1 << config.depth)
         let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
@@ -124,7 +134,7 @@ public final class Predictor {
         let classMap = try ClassMapWriter(path: classMapPath, width: info.width, height: info.height, legend: legend)
         let probabilities = options.writeProbabilities
             ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
-                             sampleType: .float32, layout: .tiled(tileSize: 256), compression: .deflate,
+                             sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
                              geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
             : nil
         var stitcher = Stitcher(grid: grid, channels: config.nClasses)

@@ -118,7 +118,7 @@ public struct Trainer {
         var progress: TrainingProgress
         if let resumed {
             normalization = try Normalization(resumed.normalization, bands: config.nChannels, path: lastCheckpointPath)
-            guard let state = resumed.trainerState, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
+            guard let state = resumed.training?.trainer, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
             progress = stored
@@ -238,7 +238,7 @@ public struct Trainer {
                              normalization: normalization.modelNormalization)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        file.trainerState = String(decoding: try encoder.encode(progress), as: UTF8.self)
+        file.training?.trainer = String(decoding: try encoder.encode(progress), as: UTF8.self)
         try file.write(toFile: lastCheckpointPath)
         onEvent(.checkpointWritten(path: lastCheckpointPath))
     }
@@ -298,8 +298,8 @@ public struct Trainer {
             try matrix.add(truth: batch.labels, prediction: predicted)
             start += slice.count
         }
-        let ious = (1...classes).map { (legend.classes[$0 - 1].name, matrix.iou(classID: $0)) }
-        let defined = ious.map(\.1).filter { !$0.isNaN }
+        let ious = (1...classes).map { (name: legend.classes[$0 - 1].name, iou: matrix.metrics(of: $0).iou) }
+        let defined = ious.map(\.iou).filter { !$0.isNaN }
         return ValidationResult(loss: lossSum / Double(max(lossTiles, 1)), classIoU: ious,
                                 meanIoU: defined.isEmpty ? nil : defined.reduce(0, +) / Double(defined.count))
     }

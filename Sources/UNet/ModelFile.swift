@@ -88,7 +88,8 @@ public struct ModelFile: Sendable {
                 m[name] = try Self.read(Self.adamMomentPrefix + name, shape: shape, from: reader)
                 v[name] = try Self.read(Self.adamVelocityPrefix + name, shape: shape, from: reader)
             }
-            training = TrainingState(adamStep: state.adamStep, adamM: m, adamV: v, dropoutGeneratorState: state.dropoutGeneratorState)
+            training = TrainingState(adamStep: state.adamStep, adamM: m, adamV: v, dropoutGeneratorState: state.dropoutGeneratorState,
+                                     trainer: state.trainer)
         }
 
         self.init(config: config, parameters: parameters, classes: document.classes,
@@ -125,7 +126,7 @@ public struct ModelFile: Sendable {
         let document = ModelFileDocument(
             format: ModelFileDocument.format, version: ModelFileDocument.version, config: config,
             classes: classes, normalization: normalization,
-            training: training.map { .init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState) })
+            training: training.map { .init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState, trainer: $0.trainer) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json: String

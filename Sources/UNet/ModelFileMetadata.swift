@@ -55,12 +55,17 @@ public struct TrainingState: Sendable, Equatable {
     public var adamM: [String: HostTensor]
     public var adamV: [String: HostTensor]
     public var dropoutGeneratorState: UInt64
+    /// The state of the training loop that wrote the checkpoint (its position, best score, ...),
+    /// as JSON text it alone interprets; stored as the `training` object's `trainer` string.
+    public var trainer: String?
 
-    public init(adamStep: Int, adamM: [String: HostTensor], adamV: [String: HostTensor], dropoutGeneratorState: UInt64) {
+    public init(adamStep: Int, adamM: [String: HostTensor], adamV: [String: HostTensor], dropoutGeneratorState: UInt64,
+                trainer: String? = nil) {
         self.adamStep = adamStep
         self.adamM = adamM
         self.adamV = adamV
         self.dropoutGeneratorState = dropoutGeneratorState
+        self.trainer = trainer
     }
 }
 
@@ -80,14 +85,16 @@ struct ModelFileDocument: Codable {
     struct Training: Codable {
         var adamStep: Int
         var dropoutGeneratorState: UInt64
+        var trainer: String?
 
         enum CodingKeys: String, CodingKey {
-            case adamStep = "adam_step", dropoutGeneratorState = "dropout_generator_state"
+            case adamStep = "adam_step", dropoutGeneratorState = "dropout_generator_state", trainer
         }
 
-        init(adamStep: Int, dropoutGeneratorState: UInt64) {
+        init(adamStep: Int, dropoutGeneratorState: UInt64, trainer: String?) {
             self.adamStep = adamStep
             self.dropoutGeneratorState = dropoutGeneratorState
+            self.trainer = trainer
         }
 
         init(from decoder: Decoder) throws {
@@ -103,12 +110,14 @@ struct ModelFileDocument: Codable {
             } else {
                 dropoutGeneratorState = try container.decodeIfPresent(UInt64.self, forKey: .dropoutGeneratorState) ?? 0
             }
+            trainer = try container.decodeIfPresent(String.self, forKey: .trainer)
         }
 
         func encode(to encoder: Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(adamStep, forKey: .adamStep)
             try container.encode(String(dropoutGeneratorState), forKey: .dropoutGeneratorState)
+            try container.encodeIfPresent(trainer, forKey: .trainer)
         }
     }
 

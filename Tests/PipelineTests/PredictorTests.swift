@@ -119,7 +119,9 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
     #expect(ids[3 * 32 + 4] == 255)
     #expect(ids.filter { $0 == 255 }.count == 1)
     let world = try String(contentsOfFile: folder.file("out/g.pgw"), encoding: .utf8)
-    #expect(world.split(separator: "\n").map { Double($0) } == [2, 0, 0, -2, 1001, 1999])
+    let lines: [Double?] = world.split(separator: "\n").map { Double($0) }
+    let expected: [Double?] = [2, 0, 0, -2, 1001, 1999]
+    #expect(lines == expected)
 }
 
 @Test func aBadSceneIsNamed() throws {

@@ -34,7 +34,8 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
     try writeLabelledScene(folder: folder, name: "b", width: 12, height: 50)  // narrower than a tile: mirrored
     let (sampler, cache) = try makeSampler(folder)
-    #expect(cache.classPixelCounts.reduce(0, +) == 40 * 27 + 12 * 37)
+    let labelledTrainingPixels: Int = 40 * 27 + 12 * 37
+    #expect(cache.classPixelCounts.reduce(0, +) == labelledTrainingPixels)
     let readers = ReaderCache()
     for index in 0..<6 {
         let batch = try sampler.trainingBatch(index: index, size: 4, readers: readers)
@@ -42,7 +43,10 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
         for p in 0..<(4 * 16 * 16) {
             let id = batch.labels[p]
             #expect(batch.inputs.values[p * 2] == Float(id) * 100)
-            for k in 0..<5 { #expect(batch.targets.values[p * 5 + k] == (Int(id) == k + 1 ? 1 : 0)) }
+            for k in 0..<5 {
+                let expected: Float = Int(id) == k + 1 ? 1 : 0
+                #expect(batch.targets.values[p * 5 + k] == expected)
+            }
             #expect(batch.ignore.values[p] == 0)
         }
     }
@@ -51,7 +55,8 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
 @Test func batchesAreAPureFunctionOfSeedAndIndex() throws {
     let folder = try TemporaryDirectory()
     try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
-    let (sampler, _) = try makeSampler(folder)
+    let (sampler, cache) = try makeSampler(folder)
+    defer { withExtendedLifetime(cache) {} }
     let one = try sampler.trainingBatch(index: 3, size: 2, readers: ReaderCache())
     let again = try sampler.trainingBatch(index: 3, size: 2, readers: ReaderCache())
     let other = try sampler.trainingBatch(index: 4, size: 2, readers: ReaderCache())
@@ -76,7 +81,8 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
 @Test func validationTilesStayInTheHeldOutRows() throws {
     let folder = try TemporaryDirectory()
     try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
-    let (sampler, _) = try makeSampler(folder)
+    let (sampler, cache) = try makeSampler(folder)
+    defer { withExtendedLifetime(cache) {} }
     let windows = sampler.validationWindows
     // 9 held-out rows, 40 columns: one row of tiles at x = 0, 16, 24, centred vertically.
     #expect(windows.map(\.window.x) == [0, 16, 24])
