@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "Raster", "Tiling", "UNet",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
         ),
         .executableTarget(

@@ -12,7 +12,7 @@ struct Segpipe: ParsableCommand {
             predicts colour-coded class maps. See README.md for the full workflow.
             """,
         version: SegpipeVersion.string,
-        subcommands: [Inspect.self, SampleData.self, Train.self, Predict.self, Evaluate.self, Bench.self]
+        subcommands: [Inspect.self, SampleData.self, Train.self, Predict.self, Evaluate.self, Run.self, Bench.self]
     )
 }
 
@@ -21,6 +21,8 @@ enum ExitStatus {
     static let success: Int32 = 0
     static let failure: Int32 = 1
     static let usage: Int32 = 2
+    /// EX_TEMPFAIL: another run holds the output folder; try again later.
+    static let locked: Int32 = 75
 }
 
 /// Parses, runs, and maps failures to segpipe's exit statuses: 2 for bad usage (rather than

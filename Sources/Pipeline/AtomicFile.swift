@@ -1,0 +1,62 @@
+import Foundation
+
+/// Writes small files (manifests, reports) so that readers only ever see a whole old or a whole
+/// new version, and removes the temporary files that killed runs leave behind.
+///
+/// The temporary name is `.NAME.tmp-PID-RANDOM` in the destination's folder, the scheme
+/// `TIFFWriter` uses too, so a leftover can be traced to its (dead) process.
+public enum AtomicFile {
+    public static func write(_ data: Data, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(
+            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure(path, "cannot create \(temporary)") }
+        var ok = data.withUnsafeBytes { bytes -> Bool in
+            guard let base = bytes.baseAddress else { return true }
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(fd, base + offset, bytes.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return false }
+                offset += n
+            }
+            return true
+        }
+        ok = ok && fsync(fd) == 0
+        let writeError = failure(path, "cannot write \(temporary)")
+        close(fd)
+        guard ok else {
+            unlink(temporary)
+            throw writeError
+        }
+        guard rename(temporary, path) == 0 else {
+            let error = failure(path, "cannot rename \(temporary) into place")
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    static func failure(_ path: String, _ what: String) -> PipelineError {
+        PipelineError(path: path, reason: "\(what) (\(String(cString: strerror(errno))))")
+    }
+
+    /// Removes `.NAME.tmp-PID-*` files in `folder` whose process no longer exists. Returns their names.
+    @discardableResult
+    public static func removeStaleTemporaries(in folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") {
+            guard let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let pidText = name[marker.upperBound...].prefix { $0.isNumber }
+            guard let pid = pid_t(pidText), pid > 0, !isRunning(pid) else { continue }
+            if unlink((folder as NSString).appendingPathComponent(name)) == 0 { removed.append(name) }
+        }
+        return removed
+    }
+
+    /// Whether a process with this id exists (EPERM: it exists but belongs to someone else).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+}

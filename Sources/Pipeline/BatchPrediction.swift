@@ -1,0 +1,207 @@
+import Foundation
+
+/// The predict stage of `segpipe run`: an incremental, locked, shardable batch over a folder.
+///
+/// - Incremental: a scene is skipped when the merged `SceneManifest` of the output folder has a
+///   record matching its size and content hash, the model's hash and the output-changing options,
+///   and every output of that record exists.
+/// - One at a time: the run holds `.segpipe.lock` in the output folder (exclusively when
+///   unsharded, shared by the shards of a job) and each shard its own `.segpipe-shard-I-of-N.lock`.
+/// - Nothing half-written: the predictor's outputs, the manifest and the report are each written
+///   under a temporary name and renamed; leftovers of killed runs are removed at the start.
+/// - Failures isolated: a scene that fails is reported and has no record, so the next run retries it.
+public struct BatchPrediction {
+    public var job: BatchPredictionJob
+    public var shard: Shard
+    /// For the report: the pipeline file and stage name.
+    public var pipeline: String
+    public var stage: String
+
+    public init(job: BatchPredictionJob, shard: Shard = .whole, pipeline: String = "", stage: String = "predict") {
+        self.job = job
+        self.shard = shard
+        self.pipeline = pipeline
+        self.stage = stage
+    }
+
+    var outputFolder: String { job.options.outputDirectory }
+
+    /// The options that change the outputs (not the batch size), canonical.
+    public var optionsKey: String {
+        let o = job.options
+        return "overlap=\(o.overlap.map(String.init) ?? "default") tta=\(o.testTimeAugmentation) "
+            + "probabilities=\(o.writeProbabilities) threshold=\(o.threshold) paint=\(o.paint.rawValue) "
+            + "precision=\(o.precision.rawValue)"
+    }
+
+    /// This shard's scenes: (key, path), the key being the file name.
+    public func scenes() throws -> [(key: String, path: String)] {
+        var byStem: [String: String] = [:]
+        var scenes: [(key: String, path: String)] = []
+        for path in try Predictor.scenes(in: job.inputs) {
+            let key = (path as NSString).lastPathComponent
+            let stem = (key as NSString).deletingPathExtension
+            if let other = byStem[stem] {
+                throw PipelineError(path: path, reason: "would write the same outputs (\(stem).png) as \(other)")
+            }
+            byStem[stem] = path
+            if shard.contains(key) { scenes.append((key, path)) }
+        }
+        return scenes
+    }
+
+    /// Why a scene needs predicting, or nil when its record matches and its outputs exist.
+    func staleness(of record: SceneManifest.Record?, input: FileFingerprint, model: String) -> String? {
+        guard let record else { return "new" }
+        if record.input.size != input.size || record.input.hash != input.hash { return "input changed" }
+        if record.model != model { return "model changed" }
+        if record.options != optionsKey { return "options changed" }
+        let folder = outputFolder
+        if let missing = record.outputs.first(where: { !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) }) {
+            return "\(missing) is missing"
+        }
+        return nil
+    }
+
+    /// What a run would do, without locking or writing anything (`--dry-run`).
+    public func plan(log: RunLog) throws {
+        let scenes = try self.scenes()
+        let manifest = SceneManifest.merged(in: outputFolder)
+        guard FileManager.default.fileExists(atPath: job.options.modelPath) else {
+            log.info("\(stage): would predict all \(scenes.count) scenes (the model is not trained yet)")
+            return
+        }
+        let model = try FNV1aHash.ofFile(job.options.modelPath).hex
+        var todo = 0
+        for scene in scenes {
+            let record = manifest.records[scene.key]
+            let input = try FileFingerprint.of(scene.path, reusingHashOf: record?.input)
+            if let reason = staleness(of: record, input: input, model: model) {
+                todo += 1
+                log.info("would predict  \(scene.key)  (\(reason))")
+            } else {
+                log.detail("up to date     \(scene.key)")
+            }
+        }
+        log.info("\(stage): would predict \(todo) of \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)")")
+    }
+
+    /// Runs the batch. Throws `RunLockBusy` when another run holds the folder, `RunInterrupted`
+    /// when `stopRequested` turns true (checked between scenes), and other errors
+    /// when the batch cannot start (unlistable inputs, unreadable model); a failing scene does not
+    /// throw but is marked failed in the returned report.
+    public func run(log: RunLog, stopRequested: @Sendable () -> Bool = { false }) throws -> RunReport {
+        let folder = outputFolder
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError(path: folder, reason: "cannot create the output folder")
+        }
+        let locks = try lock()
+        defer { withExtendedLifetime(locks) {} }
+
+        let scenes = try self.scenes()
+        removeLeftovers(of: scenes.map(\.key))
+        let manifest = SceneManifest.merged(in: folder)
+        let model = try FNV1aHash.ofFile(job.options.modelPath).hex
+        var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
+                               model: job.options.modelPath, started: Date())
+        var records: [String: SceneManifest.Record] = [:]
+        var loaded: Predictor?
+        log.detail("\(stage): \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)"), model \(model), \(optionsKey)")
+
+        for scene in scenes {
+            if stopRequested() {
+                try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+                report.finished = Date()
+                try report.write(to: folder, shard: shard)
+                throw RunInterrupted(stage: stage)
+            }
+            let started = Date()
+            let previous = manifest.records[scene.key]
+            func fail(_ error: any Error) {
+                report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(started),
+                                           outputs: [], error: "\(error)"))
+                log.error("failed   \(scene.key)  \(error)")
+            }
+            let input: FileFingerprint
+            do {
+                input = try FileFingerprint.of(scene.path, reusingHashOf: previous?.input)
+            } catch {
+                fail(error)
+                try report.write(to: folder, shard: shard)
+                continue
+            }
+            guard let reason = staleness(of: previous, input: input, model: model) else {
+                if var kept = previous {
+                    kept.input = input
+                    records[scene.key] = kept
+                    report.scenes.append(.init(scene: scene.key, status: .skipped, seconds: 0, outputs: kept.outputs))
+                }
+                log.info("skipped  \(scene.key)  (up to date)")
+                continue
+            }
+            // Made on first use, so that a run with nothing to do does not load the model.
+            let predictor = try loaded ?? Predictor(options: job.options)
+            loaded = predictor
+            log.detail("predicting \(scene.key) (\(reason))")
+            do {
+                let result = try predictor.predict(scene: scene.path)
+                let outputs = result.outputs.map { ($0 as NSString).lastPathComponent }
+                records[scene.key] = SceneManifest.Record(scene: scene.key, input: input, model: model, options: optionsKey,
+                                                          outputs: outputs, completed: Date())
+                try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+                report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds, tiles: result.tiles,
+                                           classFractions: result.classFractions, outputs: outputs))
+                log.info(String(format: "done     %@  %d tiles  %.2f s  -> %@", scene.key, result.tiles, result.seconds,
+                                outputs.joined(separator: ", ")))
+            } catch {
+                fail(error)
+            }
+            try report.write(to: folder, shard: shard)
+        }
+        try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+        report.finished = Date()
+        try report.write(to: folder, shard: shard)
+        let seconds = report.finished.map { $0.timeIntervalSince(report.started) } ?? 0
+        if report.done == 0 && report.failed == 0 {
+            log.info("\(stage): nothing to do, all \(report.skipped) scenes are up to date\(shard.isWhole ? "" : " in shard \(shard)")")
+        } else {
+            log.info(String(format: "%@: %d done, %d skipped (up to date), %d failed in %.1f s%@", stage, report.done,
+                            report.skipped, report.failed, seconds, shard.isWhole ? "" : " in shard \(shard)"))
+        }
+        return report
+    }
+
+    /// The folder lock (exclusive when unsharded, shared by shards) and this shard's own lock.
+    func lock() throws -> [RunLock] {
+        let folder = outputFolder
+        let folderLockPath = (folder as NSString).appendingPathComponent(".segpipe.lock")
+        let folderLock: RunLock
+        do {
+            folderLock = try RunLock(path: folderLockPath, mode: shard.isWhole ? .exclusive : .shared)
+        } catch var busy as RunLockBusy where shard.isWhole {
+            // Held shared by shards: their PIDs are in their own lock files.
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            busy.holders += names.filter { $0.hasPrefix(".segpipe-shard-") && $0.hasSuffix(".lock") }
+                .compactMap { RunLock.recordedHolder((folder as NSString).appendingPathComponent($0)) }
+            throw busy
+        }
+        guard !shard.isWhole else { return [folderLock] }
+        let shardLock = try RunLock(path: (folder as NSString).appendingPathComponent(".segpipe\(shard.fileSuffix).lock"), mode: .exclusive)
+        return [folderLock, shardLock]
+    }
+
+    /// Removes temporary files that killed runs left: any `.NAME.tmp-PID-*` of a dead process,
+    /// and the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes (which only this run,
+    /// holding this shard's lock, may be writing).
+    func removeLeftovers(of keys: [String]) {
+        let folder = outputFolder
+        AtomicFile.removeStaleTemporaries(in: folder)
+        let prefixes = keys.map { "." + ($0 as NSString).deletingPathExtension + ".png." }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix) {
+            unlink((folder as NSString).appendingPathComponent(name))
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Foundation
+import Yams
+
+/// A pipeline file (`pipelines/*.yml`): stages run in order, each with the options of the
+/// command it stands for, spelled as that command's long options.
+///
+///     stages:
+///       - stage: train
+///         images: ../data/images
+///         masks: ../data/masks
+///         out: ../models/model.safetensors
+///         epochs: 10
+///       - stage: predict
+///         model: ../models/model.safetensors
+///         inputs: [../data/new]
+///         out: ../maps
+///
+/// Relative paths are relative to the file's folder. `load` checks keys and types; `check`
+/// checks the file system; both report the file, line and column.
+public struct PipelineFile: Sendable {
+    public var path: String
+    public var stages: [PipelineStage]
+
+    static let trainKeys: Set<String> = [
+        "images", "masks", "out", "mask-suffix", "legend", "epochs", "steps-per-epoch", "batch-size",
+        "learning-rate", "class-weights", "tile-size", "depth", "filters", "growth-factor", "upsampling",
+        "dropout", "precision", "seed", "normalization", "validation-fraction", "validation-scenes",
+        "oversample-rare", "loader-threads", "resume",
+    ]
+
+    /// Parses and type-checks the file.
+    public static func load(path: String) throws -> PipelineFile {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw PipelineFileError(path: path, line: 0, column: 0, message: "cannot be read as UTF-8 text")
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw syntaxError(error, path: path)
+        }
+        guard let root else {
+            throw PipelineFileError(path: path, line: 0, column: 0, message: "is empty; it needs a list of stages")
+        }
+        let base = (URL(fileURLWithPath: path).standardizedFileURL.path as NSString).deletingLastPathComponent
+        var top = try YAMLMappingReader(root, file: path, base: base, what: "a pipeline file")
+        guard let (stagesNode, stagesAt) = top.node("stages") else {
+            throw PipelineFileError(path: path, at: top.position, "needs 'stages:', a list of train, predict and evaluate stages")
+        }
+        try top.rejectUnknownKeys(known: "stages")
+        guard let list = stagesNode.sequence, !list.isEmpty else {
+            throw PipelineFileError(path: path, at: stagesAt, "'stages' must be a non-empty list of stages")
+        }
+        var stages: [PipelineStage] = []
+        for node in list {
+            let stage = try parseStage(node, file: path, base: base)
+            if let earlier = stages.first(where: { $0.name == stage.name }) {
+                throw PipelineFileError(path: path, at: stage.position,
+                                        "a stage named '\(stage.name)' already exists at line \(earlier.position.line); give one a different 'name'")
+            }
+            stages.append(stage)
+        }
+        return PipelineFile(path: path, stages: stages)
+    }
+
+    static func syntaxError(_ error: YamlError, path: String) -> PipelineFileError {
+        switch error {
+        case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
+            return PipelineFileError(path: path, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return PipelineFileError(path: path, line: context.mark.line, column: context.mark.column,
+                                     message: "'\(duplicates.joined(separator: "', '"))' is given twice")
+        default:
+            return PipelineFileError(path: path, line: 0, column: 0, message: "YAML: \(error)")
+        }
+    }
+
+    static func parseStage(_ node: Node, file: String, base: String) throws -> PipelineStage {
+        var fields = try YAMLMappingReader(node, file: file, base: base, what: "a stage")
+        guard let kind = try fields.choice("stage", PipelineStage.Kind.self, PipelineStage.Kind.allCases) else {
+            throw fields.error(fields.position, "a stage needs 'stage:' (train, predict or evaluate)")
+        }
+        let name = try fields.string("name") ?? kind.rawValue
+        func required(_ key: String) throws -> String {
+            guard let value = try fields.path(key) else {
+                throw fields.error(fields.position, "a \(kind.rawValue) stage needs '\(key)'")
+            }
+            return value
+        }
+        let action: PipelineStage.Action
+        switch kind {
+        case .train:
+            var options = TrainingOptions(images: try required("images"), masks: try required("masks"), output: try required("out"))
+            try parseTraining(&fields, into: &options)
+            action = .train(options)
+        case .predict:
+            var options = PredictionOptions(modelPath: try required("model"), outputDirectory: try required("out"))
+            guard let inputs = try fields.list("inputs", "a path", { $0.string.isEmpty ? nil : $0.string }) else {
+                throw fields.error(fields.position, "a predict stage needs 'inputs' (scene files or folders)")
+            }
+            options.overlap = try fields.int("overlap")
+            options.testTimeAugmentation = try fields.bool("tta") ?? false
+            options.writeProbabilities = try fields.bool("probabilities") ?? false
+            if let threshold = try fields.double("threshold") { options.threshold = Float(threshold) }
+            options.paint = try fields.choice("paint", ClassPainter.Mode.self, ClassPainter.Mode.allCases) ?? .argmax
+            options.batchSize = try fields.int("batch-size") ?? options.batchSize
+            options.precision = try fields.choice("precision", Precision.self, Precision.allCases) ?? .f32
+            action = .predict(BatchPredictionJob(options: options, inputs: inputs.map(fields.resolve)))
+        case .evaluate:
+            var job = EvaluationJob(predictions: try required("predictions"), truth: try required("truth"))
+            job.legendPath = try fields.path("legend")
+            job.truthSuffix = try fields.string("truth-suffix") ?? ""
+            job.reportPath = try fields.path("report")
+            action = .evaluate(job)
+        }
+        var positions: [String: SourcePosition] = [:]
+        for key in fields.knownKeys { positions[key] = fields.position(of: key) }
+        try fields.rejectUnknownKeys(known: fields.knownKeys.joined(separator: ", "))
+        return PipelineStage(name: name, action: action, position: fields.position, positions: positions)
+    }
+
+    static func parseTraining(_ fields: inout YAMLMappingReader, into options: inout TrainingOptions) throws {
+        options.maskSuffix = try fields.string("mask-suffix") ?? ""
+        options.legendPath = try fields.path("legend")
+        options.epochs = try fields.int("epochs") ?? options.epochs
+        options.stepsPerEpoch = try fields.int("steps-per-epoch") ?? options.stepsPerEpoch
+        options.batchSize = try fields.int("batch-size") ?? options.batchSize
+        options.learningRate = try fields.double("learning-rate") ?? options.learningRate
+        if let (node, at) = fields.node("class-weights") {
+            if node.scalar?.string == "auto" {
+                options.autoClassWeights = true
+            } else {
+                guard let items = node.sequence,
+                      case let weights = items.compactMap({ $0.scalar.flatMap(Double.construct) }),
+                      weights.count == items.count, !weights.isEmpty, weights.allSatisfy({ $0 >= 0 })
+                else {
+                    throw fields.error(at, "'class-weights' must be a list of non-negative numbers or 'auto'")
+                }
+                options.classWeights = weights
+            }
+        }
+        options.tileSize = try fields.int("tile-size") ?? options.tileSize
+        options.depth = try fields.int("depth") ?? options.depth
+        options.filters = try fields.int("filters") ?? options.filters
+        options.growthFactor = try fields.int("growth-factor") ?? options.growthFactor
+        options.upsampling = try fields.choice("upsampling", Upsampling.self, Upsampling.allCases) ?? options.upsampling
+        options.dropout = try fields.double("dropout") ?? options.dropout
+        options.precision = try fields.choice("precision", Precision.self, Precision.allCases) ?? options.precision
+        options.seed = try fields.uint64("seed") ?? options.seed
+        options.normalization = try fields.choice("normalization", Normalization.Mode.self, Normalization.Mode.allCases) ?? options.normalization
+        options.validationFraction = try fields.double("validation-fraction") ?? options.validationFraction
+        options.validationScenes = try fields.list("validation-scenes", "a scene name", { $0.string }) ?? []
+        options.rareClassProbability = try fields.double("oversample-rare") ?? options.rareClassProbability
+        options.loaderThreads = try fields.int("loader-threads") ?? options.loaderThreads
+        options.resume = try fields.bool("resume") ?? false
+        if let problem = options.problems.first {
+            // The problems name command-line options; point at the key they are about.
+            let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
+            throw fields.error(fields.position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+        }
+    }
+
+    /// The stages to run: all, or the one named `only`.
+    public func selected(_ only: String?) throws -> [PipelineStage] {
+        guard let only else { return stages }
+        guard let stage = stages.first(where: { $0.name == only }) else {
+            throw PipelineFileError(path: path, line: 0, column: 0,
+                                    message: "has no stage named '\(only)'; its stages: \(stages.map(\.name).joined(separator: ", "))")
+        }
+        return [stage]
+    }
+
+    /// Checks, before anything runs, that every folder and file the selected stages read exists
+    /// or is made by an earlier selected stage.
+    public func check(_ selected: [PipelineStage]) throws {
+        var models: Set<String> = []
+        var predictionFolders: Set<String> = []
+        for stage in selected {
+            func fail(_ key: String, _ message: String) -> PipelineFileError {
+                PipelineFileError(path: path, at: stage.position(of: key), message)
+            }
+            func requireFolder(_ key: String, _ folder: String) throws {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) else {
+                    throw fail(key, "'\(key)': no such folder \(folder)")
+                }
+                guard isDirectory.boolValue else { throw fail(key, "'\(key)': \(folder) is not a folder") }
+            }
+            func requireFile(_ key: String, _ file: String?) throws {
+                guard let file else { return }
+                guard FileManager.default.fileExists(atPath: file) else { throw fail(key, "'\(key)': no such file \(file)") }
+            }
+            switch stage.action {
+            case .train(let options):
+                try requireFolder("images", options.images)
+                try requireFolder("masks", options.masks)
+                try requireFile("legend", options.legendPath)
+                models.insert(options.output)
+            case .predict(let job):
+                if !models.contains(job.options.modelPath) && !FileManager.default.fileExists(atPath: job.options.modelPath) {
+                    throw fail("model", "'model': \(job.options.modelPath) does not exist and no earlier train stage writes it")
+                }
+                for input in job.inputs where !FileManager.default.fileExists(atPath: input) {
+                    throw fail("inputs", "'inputs': no such file or folder \(input)")
+                }
+                predictionFolders.insert(job.options.outputDirectory)
+            case .evaluate(let job):
+                if !predictionFolders.contains(job.predictions) {
+                    try requireFolder("predictions", job.predictions)
+                }
+                try requireFolder("truth", job.truth)
+                try requireFile("legend", job.legendPath)
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Runs the stages of a pipeline file in order (`segpipe run`).
+///
+/// Train and evaluate run as whole steps; predict runs as a `BatchPrediction`. A stage that
+/// fails stops the run unless it is a predict stage whose failures are single scenes: those are
+/// reported, the later stages still run, and the outcome is `.someFailed`.
+public struct PipelineRunner {
+    public enum Outcome: Sendable, Equatable {
+        case success, someFailed
+    }
+
+    public var file: PipelineFile
+    public var stages: [PipelineStage]
+    public var shard: Shard
+    public var log: RunLog
+    public var stopRequested: @Sendable () -> Bool = { false }
+    /// Receives the trainer's events (the command line shows them).
+    public var onTrainingEvent: (TrainingEvent) -> Void = { _ in }
+
+    /// Validates the file system for `stages` (all of `file`'s when nil) and the shard; throws
+    /// `PipelineFileError` before anything runs.
+    public init(file: PipelineFile, only stageName: String? = nil, shard: Shard = .whole, log: RunLog) throws {
+        self.file = file
+        stages = try file.selected(stageName)
+        self.shard = shard
+        self.log = log
+        if !shard.isWhole, let whole = stages.first(where: { $0.kind != .predict }) {
+            throw PipelineFileError(path: file.path, at: whole.position,
+                                    "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage NAME_OF_PREDICT_STAGE")
+        }
+        try file.check(stages)
+    }
+
+    /// Says what each stage would do; writes nothing.
+    public func dryRun() throws {
+        for stage in stages {
+            switch stage.action {
+            case .train(let options):
+                log.info("\(stage.name): would train \(options.output) on \(options.images) for \(options.epochs) epochs")
+            case .predict(let job):
+                try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name).plan(log: log)
+            case .evaluate(let job):
+                log.info("\(stage.name): would evaluate \(job.predictions) against \(job.truth)"
+                    + (job.reportPath.map { ", report to \($0)" } ?? ""))
+            }
+        }
+    }
+
+    /// Runs the stages. Throws `RunLockBusy` when a predict stage's folder is in use, and the
+    /// error of a stage that failed as a whole (after logging it).
+    public func run() throws -> Outcome {
+        var outcome = Outcome.success
+        for stage in stages {
+            log.info("== \(stage.name)")
+            switch stage.action {
+            case .train(let options):
+                try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
+                log.info("\(stage.name): wrote \(options.output)")
+            case .predict(let job):
+                let report = try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name).run(log: log, stopRequested: stopRequested)
+                if report.failed > 0 { outcome = .someFailed }
+            case .evaluate(let job):
+                let report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
+                    .evaluate(predictions: job.predictions, truth: job.truth)
+                if let reportPath = job.reportPath {
+                    try FileManager.default.createDirectory(atPath: (reportPath as NSString).deletingLastPathComponent,
+                                                            withIntermediateDirectories: true)
+                    try AtomicFile.write(Data(report.json.serialized.utf8), to: reportPath)
+                    log.info("\(stage.name): wrote \(reportPath)")
+                }
+                log.info(report.table)
+                for failure in report.failures { log.error("\(stage.name): \(failure.message)") }
+                if !report.failures.isEmpty { outcome = .someFailed }
+            }
+        }
+        return outcome
+    }
+}
