@@ -29,8 +29,11 @@ release: deps
 test: deps
 	$(SWIFT) test
 
+# Trains a small model on sample-data/, predicts its scenes and evaluates them (pipelines/sample.yml);
+# everything goes to demo-output/. The sample scenes are generated first when they are missing.
 demo: release
-	$(SEGPIPE) inspect --stats sample-data/images/*.tif sample-data/masks/*.png
+	@[ -e sample-data/images/scene1.tif ] || $(SEGPIPE) sample-data --out sample-data
+	$(SEGPIPE) run pipelines/sample.yml
 
 # Regenerates sample-data/ byte for byte (see sample-data/README.md).
 sample-data: release

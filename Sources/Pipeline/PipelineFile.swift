@@ -47,10 +47,11 @@ public struct PipelineFile: Sendable {
         }
         let base = (URL(fileURLWithPath: path).standardizedFileURL.path as NSString).deletingLastPathComponent
         var top = try YAMLMappingReader(root, file: path, base: base, what: "a pipeline file")
-        guard let (stagesNode, stagesAt) = top.node("stages") else {
+        let stagesEntry = top.node("stages")
+        try top.rejectUnknownKeys(known: "stages")
+        guard let (stagesNode, stagesAt) = stagesEntry else {
             throw PipelineFileError(path: path, at: top.position, "needs 'stages:', a list of train, predict and evaluate stages")
         }
-        try top.rejectUnknownKeys(known: "stages")
         guard let list = stagesNode.sequence, !list.isEmpty else {
             throw PipelineFileError(path: path, at: stagesAt, "'stages' must be a non-empty list of stages")
         }

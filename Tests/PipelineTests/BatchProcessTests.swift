@@ -1,0 +1,99 @@
+import Foundation
+import Raster
+import Testing
+@testable import Pipeline
+
+/// These run the built `segpipe` executable (built with the tests by `swift test`), because what
+/// they check — locks between processes, SIGKILL, shards as separate processes — needs processes.
+@Suite(.serialized) struct BatchProcessTests {
+    let segpipe: String
+
+    init() throws {
+        segpipe = try #require(segpipeExecutable(), "segpipe is not built; run `swift build` first")
+    }
+
+    @Test func aSecondConcurrentRunExits75NamingTheHolder() throws {
+        let fixture = try BatchFixture(scenes: 1, size: 64)
+        try FileManager.default.createDirectory(atPath: fixture.folder.file("maps"), withIntermediateDirectories: true)
+        let held = try RunLock(path: fixture.folder.file("maps/.segpipe.lock"), mode: .exclusive)
+        let (status, text) = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder).finish()
+        #expect(status == 75)
+        #expect(text.contains("PID \(getpid())"))
+        withExtendedLifetime(held) {}
+    }
+
+    @Test func aCorruptSceneExits1AndTheReportListsIt() throws {
+        let fixture = try BatchFixture(scenes: 2, size: 64)
+        try Data(repeating: 0x49, count: 300).write(to: URL(fileURLWithPath: fixture.folder.file("scenes/bad.tif")))
+        let (status, text) = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder).finish()
+        #expect(status == 1)
+        #expect(text.contains("failed   bad.tif"))
+        let report = try RunReport.read(fixture.folder.file("maps/run-report.json"))
+        #expect(report.scenes(.failed) == ["bad.tif"])
+        #expect(report.scenes(.done) == fixture.sceneKeys)
+    }
+
+    @Test func aRunKilledMidwayLeavesNoPartialFileAndTheNextCompletesWhatIsMissing() throws {
+        let fixture = try BatchFixture(scenes: 8, size: 192)
+        let running = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder)
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while !fixture.visibleFiles().contains(where: { $0.hasSuffix(".png") }) && Date() < deadline && running.process.isRunning {
+            usleep(2_000)
+        }
+        kill(running.process.processIdentifier, SIGKILL)
+        let (status, _) = running.finish()
+        #expect(status == SIGKILL)
+
+        // Every visible file is whole: the PNGs decode completely, the JSON files parse.
+        let visible = fixture.visibleFiles()
+        let maps = visible.filter { $0.hasSuffix(".png") }
+        #expect(!maps.isEmpty && maps.count < fixture.count, "the kill should land mid-run: \(visible)")
+        for name in maps {
+            let reader = try PNGReader(path: fixture.folder.file("maps/\(name)"))
+            _ = try reader.readRows(reader.info.height)
+        }
+        let manifest = SceneManifest.merged(in: fixture.folder.file("maps"))
+        for name in visible where name.hasSuffix(".json") {
+            #expect((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/\(name)"))))) != nil)
+        }
+
+        let (again, text) = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder).finish()
+        #expect(again == 0, "\(text)")
+        let report = try RunReport.read(fixture.folder.file("maps/run-report.json"))
+        #expect(report.scenes(.skipped) == Set(manifest.records.keys))
+        #expect(report.scenes(.done) == fixture.sceneKeys.subtracting(manifest.records.keys))
+        #expect(fixture.visibleFiles().filter { $0.hasSuffix(".png") }.count == fixture.count)
+        // No temporary file of the killed run is left.
+        let hidden = ((try? FileManager.default.contentsOfDirectory(atPath: fixture.folder.file("maps"))) ?? []).filter { $0.hasPrefix(".") }
+        #expect(hidden.allSatisfy { $0.hasSuffix(".lock") }, "\(hidden)")
+    }
+
+    @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
+        let fixture = try BatchFixture(scenes: 9, size: 64)
+        let shards = try (0..<3).map { index in
+            try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml"), "--shard", "\(index)/3", "--quiet"], in: fixture.folder)
+        }
+        for shard in shards {
+            let (status, text) = shard.finish()
+            #expect(status == 0, "\(text)")
+        }
+        try fixture.writePipeline(out: "whole")
+        let (status, text) = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder,
+                                                environment: ["SLURM_ARRAY_TASK_ID": "1"]).finish()
+        #expect(status == 2, "a Slurm task id without a count is refused: \(text)")
+        #expect(try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder).finish().status == 0)
+
+        let sharded = fixture.visibleFiles("maps").filter { $0.hasSuffix(".png") }
+        let whole = fixture.visibleFiles("whole").filter { $0.hasSuffix(".png") }
+        #expect(sharded.count == fixture.count && sharded == whole)
+        for name in whole {
+            #expect(FileManager.default.contentsEqual(atPath: fixture.folder.file("maps/\(name)"), andPath: fixture.folder.file("whole/\(name)")))
+        }
+        // Per-shard manifests merge to a record of every scene; an unsharded rerun does nothing.
+        #expect(Set(SceneManifest.merged(in: fixture.folder.file("maps")).records.keys) == fixture.sceneKeys)
+        #expect(fixture.visibleFiles("maps").filter { $0.hasPrefix("run-report-shard-") }.count == 3)
+        try fixture.writePipeline(out: "maps")
+        let (rerun, rerunText) = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder).finish()
+        #expect(rerun == 0 && rerunText.contains("nothing to do"), "\(rerunText)")
+    }
+}

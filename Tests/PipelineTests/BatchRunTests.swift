@@ -1,0 +1,78 @@
+import Foundation
+import Raster
+import UNet
+import Testing
+@testable import Pipeline
+
+@Test func aSecondRunOverAnUnchangedFolderDoesNoWork() throws {
+    let fixture = try BatchFixture(scenes: 3, size: 64)
+    let first = try fixture.run()
+    #expect(first.scenes(.done) == fixture.sceneKeys)
+    #expect(fixture.visibleFiles() == ["run-report.json", "s0.png", "s1.png", "s2.png", "segpipe-manifest.json"])
+    let second = try fixture.run()
+    #expect(second.scenes(.skipped) == fixture.sceneKeys)
+    #expect(second.done == 0 && second.failed == 0)
+    // The report on disk is this run's.
+    let written = try RunReport.read(fixture.folder.file("maps/run-report.json"))
+    #expect(written.skipped == 3 && written.finished != nil)
+}
+
+@Test func aChangedInputOrModelIsRedoneAndATouchedOneIsNot() throws {
+    let fixture = try BatchFixture(scenes: 3, size: 64)
+    _ = try fixture.run()
+    let s1 = fixture.folder.file("scenes/s1.tif"), s2 = fixture.folder.file("scenes/s2.tif")
+
+    // Touched, same content: the hash matches, nothing is predicted.
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 60)], ofItemAtPath: s1)
+    #expect(try fixture.run().done == 0)
+
+    // New content of the same size, and a touch: redone.
+    try randomScene(s2, width: 64, height: 64, seed: 999)
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 120)], ofItemAtPath: s2)
+    let afterEdit = try fixture.run()
+    #expect(afterEdit.scenes(.done) == ["s2.tif"])
+    #expect(afterEdit.scenes(.skipped) == ["s0.tif", "s1.tif"])
+
+    // A deleted output: redone.
+    try FileManager.default.removeItem(atPath: fixture.folder.file("maps/s0.png"))
+    #expect(try fixture.run().scenes(.done) == ["s0.tif"])
+
+    // Another model: everything is redone.
+    let config = UNetConfig(nClasses: 3, nChannels: 2, tileSize: 64, nFiltersStart: 4, growthFactor: 2, depth: 2,
+                            upsampling: .transpose, dropout: 0)
+    try ModelFile(model: try UNetModel(config: config, seed: 77), normalization: Normalization.identity(bands: 2).modelNormalization)
+        .write(toFile: fixture.folder.file("m.safetensors"))
+    #expect(try fixture.run().scenes(.done) == fixture.sceneKeys)
+
+    // An option that changes the outputs: everything is redone.
+    var job = fixture.job()
+    job.options.paint = .ordered
+    #expect(try BatchPrediction(job: job).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == fixture.sceneKeys)
+}
+
+@Test func aCorruptSceneFailsAloneAndIsRetriedNextTime() throws {
+    let fixture = try BatchFixture(scenes: 3, size: 64)
+    try Data("not a TIFF at all".utf8).write(to: URL(fileURLWithPath: fixture.folder.file("scenes/broken.tif")))
+    let report = try fixture.run()
+    #expect(report.scenes(.done) == fixture.sceneKeys)
+    #expect(report.scenes(.failed) == ["broken.tif"])
+    let failure = try #require(report.scenes.first { $0.status == .failed })
+    #expect(failure.error?.contains("broken.tif") == true)
+    // Failed scenes have no record: the next run tries again, and only them.
+    let again = try fixture.run()
+    #expect(again.scenes(.failed) == ["broken.tif"] && again.done == 0)
+}
+
+@Test func theLockIsExclusiveAndFreedWithItsHolder() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("maps"), withIntermediateDirectories: true)
+    let lockPath = fixture.folder.file("maps/.segpipe.lock")
+    do {
+        let held = try RunLock(path: lockPath, mode: .exclusive)
+        #expect(throws: RunLockBusy.self) { try fixture.run() }
+        #expect(throws: RunLockBusy.self) { try fixture.run(shard: Shard(index: 0, count: 2)) }
+        #expect(RunLock.recordedHolder(lockPath) == getpid())
+        withExtendedLifetime(held) {}
+    }
+    #expect(try fixture.run().done == 1)
+}

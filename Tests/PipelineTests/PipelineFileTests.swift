@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+@testable import Pipeline
+
+/// Writes `text` as `name` in `folder` and loads and checks it as a pipeline file.
+private func loadPipeline(_ text: String, in folder: TemporaryDirectory, name: String = "p.yml") throws -> PipelineRunner {
+    try text.write(toFile: folder.file(name), atomically: true, encoding: .utf8)
+    return try PipelineRunner(file: PipelineFile.load(path: folder.file(name)), log: RunLog(level: .quiet) { _, _ in })
+}
+
+/// The error a pipeline file raises, as `file:line:column: message`.
+private func problem(_ text: String, in folder: TemporaryDirectory) -> String {
+    do {
+        _ = try loadPipeline(text, in: folder)
+        return "no error"
+    } catch {
+        return "\(error)".replacingOccurrences(of: folder.file("p.yml"), with: "p.yml")
+    }
+}
+
+private func predictStage(model: String = "m.safetensors", extra: String = "") -> String {
+    """
+    stages:
+      - stage: predict
+        model: \(model)
+        inputs: [scenes]
+        out: maps
+    \(extra)
+    """
+}
+
+@Test func unknownKeyIsReportedAtItsLineAndColumn() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    let message = problem(predictStage(extra: "    overlapp: 16"), in: folder)
+    #expect(message.hasPrefix("p.yml:6:5: unknown key 'overlapp'"))
+    #expect(problem("stagez: []\n", in: folder) == "p.yml:1:1: unknown key 'stagez'; known keys: stages")
+}
+
+@Test func wrongTypeIsReportedAtTheValue() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    #expect(problem(predictStage(extra: "    overlap: lots"), in: folder)
+        == "p.yml:6:14: 'overlap' must be a whole number, not 'lots'")
+    #expect(problem(predictStage(extra: "    tta: maybe"), in: folder) == "p.yml:6:10: 'tta' must be true or false, not 'maybe'")
+    #expect(problem(predictStage(extra: "    paint: [a]"), in: folder).hasPrefix("p.yml:6:12: 'paint' must be one of argmax, ordered"))
+    let train = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: m2.safetensors
+            epochs: 0
+        """
+    #expect(problem(train, in: folder) == "p.yml:6:13: 'epochs' must be at least 1")
+}
+
+@Test func missingFolderIsReportedAtThePath() throws {
+    let folder = try TemporaryDirectory()
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    #expect(problem(predictStage(), in: folder) == "p.yml:4:13: 'inputs': no such file or folder \(folder.file("scenes"))")
+    let evaluate = """
+        stages:
+          - stage: evaluate
+            predictions: .
+            truth: ../no-such-truth
+        """
+    #expect(problem(evaluate, in: folder).hasPrefix("p.yml:4:12: 'truth': no such folder"))
+}
+
+@Test func aModelNobodyMakesIsReported() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    #expect(problem(predictStage(model: "models/m.safetensors"), in: folder).hasPrefix(
+        "p.yml:3:12: 'model': \(folder.file("models/m.safetensors")) does not exist and no earlier train stage writes it"))
+    // Made by an earlier train stage: accepted, and relative paths are resolved against the file's folder.
+    let trained = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: models/m.safetensors
+          - stage: predict
+            model: models/../models/m.safetensors
+            inputs: scenes
+            out: maps
+        """
+    let runner = try loadPipeline(trained, in: folder)
+    guard case .predict(let job) = runner.stages[1].action else {
+        Issue.record("the second stage is not predict")
+        return
+    }
+    #expect(job.options.modelPath == folder.file("models/m.safetensors"))
+    #expect(job.inputs == [folder.file("scenes")])
+    // Selecting only the predict stage leaves nobody to make the model.
+    #expect(throws: PipelineFileError.self) {
+        try PipelineRunner(file: PipelineFile.load(path: folder.file("p.yml")), only: "predict", log: RunLog(level: .quiet) { _, _ in })
+    }
+}
+
+@Test func shardedRunsRefuseWholeStagesAndShardsAreStableAndDisjoint() throws {
+    let keys = (0..<300).map { "scene\($0).tif" }
+    var owners = [Int](repeating: 0, count: keys.count)
+    for index in 0..<3 {
+        for (k, key) in keys.enumerated() where Shard(index: index, count: 3).contains(key) { owners[k] += 1 }
+    }
+    #expect(owners.allSatisfy { $0 == 1 })
+    // FNV-1a is fixed: these assignments hold in every process.
+    #expect(FNV1aHash.of("scene1.tif") == FNV1aHash.of("scene1.tif"))
+    #expect(FNV1aHash.of("") == 0xcbf2_9ce4_8422_2325)
+    #expect(FNV1aHash.of("a") == 0xaf63_dc4c_8601_ec8c)
+
+    #expect(try Shard.resolve(argument: "1/4", count: nil, environment: [:]) == Shard(index: 1, count: 4))
+    #expect(throws: PipelineError.self) { try Shard.resolve(argument: "4/4", count: nil, environment: [:]) }
+    #expect(try Shard.resolve(argument: nil, count: nil,
+                              environment: ["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"])
+        == Shard(index: 2, count: 3))
+    #expect(try Shard.resolve(argument: nil, count: 5, environment: ["JOB_COMPLETION_INDEX": "4"]) == Shard(index: 4, count: 5))
+    #expect(throws: PipelineError.self) { try Shard.resolve(argument: nil, count: nil, environment: ["JOB_COMPLETION_INDEX": "4"]) }
+    #expect(try Shard.resolve(argument: nil, count: nil, environment: [:]) == .whole)
+}
