@@ -39,6 +39,9 @@ struct Evaluate: ParsableCommand {
                 throw ValidationError("\(option) \(path): no such folder")
             }
         }
+        if let legend, !FileManager.default.fileExists(atPath: legend) {
+            throw ValidationError("--legend \(legend): no such file")
+        }
         if truthSuffix.contains("/") {
             throw ValidationError("--truth-suffix must not contain '/'")
         }
