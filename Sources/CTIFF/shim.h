@@ -92,4 +92,69 @@ static inline int ctiff_set_double_array(TIFF *t, uint32_t tag, uint32_t count, 
 }
 static inline int ctiff_set_extrasamples(TIFF *t, uint16_t count, const uint16_t *v) { return TIFFSetField(t, TIFFTAG_EXTRASAMPLES, count, v); }
 static inline int ctiff_set_colormap(TIFF *t, const uint16_t *r, const uint16_t *g, const uint16_t *b) { return TIFFSetField(t, TIFFTAG_COLORMAP, r, g, b); }
+
+/* GeoTIFF and GDAL tags. libtiff does not know them: it reads them as anonymous fields (whose
+   types are whatever the file stored) but refuses to write them until they are registered on
+   the handle. */
+enum {
+    CTIFF_TAG_MODELPIXELSCALE = 33550,
+    CTIFF_TAG_MODELTIEPOINT = 33922,
+    CTIFF_TAG_MODELTRANSFORMATION = 34264,
+    CTIFF_TAG_GEOKEYDIRECTORY = 34735,
+    CTIFF_TAG_GEODOUBLEPARAMS = 34736,
+    CTIFF_TAG_GEOASCIIPARAMS = 34737,
+    CTIFF_TAG_GDAL_NODATA = 42113
+};
+
+/* Registers the GeoTIFF and GDAL_NODATA tags on a handle opened for writing, with the types
+   libgeotiff and GDAL use, so TIFFSetField accepts them. */
+static inline int ctiff_register_geotiff_tags(TIFF *t) {
+    static const TIFFFieldInfo fields[] = {
+        {CTIFF_TAG_MODELPIXELSCALE, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"ModelPixelScaleTag"},
+        {CTIFF_TAG_MODELTIEPOINT, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"ModelTiepointTag"},
+        {CTIFF_TAG_MODELTRANSFORMATION, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"ModelTransformationTag"},
+        {CTIFF_TAG_GEOKEYDIRECTORY, -1, -1, TIFF_SHORT, FIELD_CUSTOM, 1, 1, (char *)"GeoKeyDirectoryTag"},
+        {CTIFF_TAG_GEODOUBLEPARAMS, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"GeoDoubleParamsTag"},
+        {CTIFF_TAG_GEOASCIIPARAMS, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, (char *)"GeoASCIIParamsTag"},
+        {CTIFF_TAG_GDAL_NODATA, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, (char *)"GDALNoDataValue"},
+    };
+    return TIFFMergeFieldInfo(t, fields, sizeof fields / sizeof fields[0]) == 0;
+}
+
+/* Fetches a tag's raw value whatever way libtiff knows the field (registered or anonymous, with
+   a 16- or 32-bit count or none): the stored type, the element count and a pointer to the values
+   that stays valid until the directory changes. Returns 0 when the tag is absent. */
+static inline int ctiff_get_raw(TIFF *t, uint32_t tag, TIFFDataType *type, uint32_t *count, const void **data) {
+    const TIFFField *f = TIFFFieldWithTag(t, tag);
+    if (f == NULL) return 0;
+    *type = TIFFFieldDataType(f);
+    *count = 0;
+    *data = NULL;
+    int ok;
+    if (TIFFFieldPassCount(f)) {
+        if (TIFFFieldSetGetCountSize(f) == 4) {
+            uint32_t c = 0; void *p = NULL;
+            ok = TIFFGetField(t, tag, &c, &p);
+            *count = c; *data = p;
+        } else {
+            uint16_t c = 0; void *p = NULL;
+            ok = TIFFGetField(t, tag, &c, &p);
+            *count = c; *data = p;
+        }
+    } else if (*type == TIFF_ASCII) {
+        char *p = NULL;
+        ok = TIFFGetField(t, tag, &p);
+        *data = p;
+        *count = p != NULL ? (uint32_t)strlen(p) : 0;
+    } else {
+        return 0;
+    }
+    if (*data == NULL) return 0;
+    return ok;
+}
+
+static inline int ctiff_get_u16_defaulted(TIFF *t, uint32_t tag, uint16_t *v) { return TIFFGetFieldDefaulted(t, tag, v); }
+static inline int ctiff_get_u32_defaulted(TIFF *t, uint32_t tag, uint32_t *v) { return TIFFGetFieldDefaulted(t, tag, v); }
+static inline int ctiff_set_u16_pair(TIFF *t, uint32_t tag, uint16_t a, uint16_t b) { return TIFFSetField(t, tag, a, b); }
+static inline int ctiff_set_double(TIFF *t, uint32_t tag, double v) { return TIFFSetField(t, tag, v); }
 #endif
