@@ -42,6 +42,8 @@ final class StopAfter: Sendable {
 
     let a = try ModelFile(contentsOfFile: folder.file("straight.last.safetensors"))
     let b = try ModelFile(contentsOfFile: folder.file("split.last.safetensors"))
+    #expect(a.config.nClasses == 5)
+    #expect(a.classes?.map(\.name) == ["buildings", "roads & tracks", "trees", "crops", "water"])
     #expect(a.parameters == b.parameters)
     #expect(a.training == b.training)
     let metrics = try String(contentsOfFile: folder.file("split.metrics.jsonl"), encoding: .utf8)
