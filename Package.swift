@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "segpipe", targets: ["segpipe"]),
         .library(name: "Raster", targets: ["Raster"]),
+        .library(name: "Tiling", targets: ["Tiling"]),
         .library(name: "UNet", targets: ["UNet"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
     ],
@@ -41,13 +42,17 @@ let package = Package(
             dependencies: ["CTIFF", "CPNG", .product(name: "Yams", package: "Yams")]
         ),
         .target(
+            name: "Tiling",
+            dependencies: ["Raster"]
+        ),
+        .target(
             name: "UNet",
             dependencies: ["CDNNL"]
         ),
         .target(
             name: "Pipeline",
             dependencies: [
-                "Raster", "UNet",
+                "Raster", "Tiling", "UNet",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -61,6 +66,7 @@ let package = Package(
         ),
 
         .testTarget(name: "RasterTests", dependencies: ["Raster", "CTIFF", "CPNG"]),
+        .testTarget(name: "TilingTests", dependencies: ["Tiling", "Raster"]),
         .testTarget(name: "UNetTests", dependencies: ["UNet"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Raster"]),
     ],

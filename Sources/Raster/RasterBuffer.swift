@@ -25,3 +25,22 @@ public struct RasterBuffer: Sendable, Equatable {
         set { values[(band * height + row) * width + column] = newValue }
     }
 }
+
+extension RasterBuffer {
+    /// The part of this buffer inside `window`, whose coordinates are relative to the buffer.
+    public func cropped(to window: PixelWindow) -> RasterBuffer {
+        precondition(window.fits(width: width, height: height), "crop window \(window) outside \(width)×\(height)")
+        if window.x == 0 && window.y == 0 && window.width == width && window.height == height { return self }
+        var out = [Float]()
+        out.reserveCapacity(bands * window.pixelCount)
+        values.withUnsafeBufferPointer { source in
+            for band in 0..<bands {
+                for row in window.y..<(window.y + window.height) {
+                    let start = (band * height + row) * width + window.x
+                    out.append(contentsOf: source[start..<(start + window.width)])
+                }
+            }
+        }
+        return RasterBuffer(bands: bands, width: window.width, height: window.height, values: out)
+    }
+}

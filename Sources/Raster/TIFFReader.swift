@@ -26,6 +26,10 @@ public final class TIFFReader {
     public let geoReference: GeoReference
     public let colormap: Colormap?
 
+    /// The first page's strip (full width × rows per strip) or tile size: windows aligned to it
+    /// decode each block once.
+    public var blockSize: (width: Int, height: Int) { (layout.chunkWidth, layout.chunkHeight) }
+
     private let tif: OpaquePointer
     private let messages: UnsafeMutablePointer<ctiff_messages>
     private let fileSize: Int

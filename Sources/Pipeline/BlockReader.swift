@@ -1,0 +1,36 @@
+import Raster
+
+/// Streams an area of a TIFF page as a sequence of windows that follow the file's own blocks
+/// (tile rows or strips), so each block is decoded once and memory stays bounded whatever the
+/// image size.
+public struct BlockReader {
+    /// Samples per window; bounds memory at about 16 MB of Float32.
+    public static let samplesPerWindow = 4 << 20
+
+    public let reader: TIFFReader
+
+    public init(_ reader: TIFFReader) { self.reader = reader }
+
+    /// Calls `body` with each window of `area` and its samples, top to bottom, left to right.
+    public func forEachWindow(in area: PixelWindow, _ body: (PixelWindow, RasterBuffer) throws -> Void) throws {
+        let info = reader.info
+        let block = reader.blockSize
+        let bandRows = max(1, min(block.height, Self.samplesPerWindow / max(info.bands * area.width, 1)))
+        let rowsPerWindow = block.height <= bandRows ? block.height : bandRows
+        let columnsPerWindow = min(area.width, max(block.width,
+            (Self.samplesPerWindow / max(info.bands * rowsPerWindow, 1)) / block.width * block.width))
+        var y = area.y
+        while y < area.y + area.height {
+            let nextBoundary = (y / rowsPerWindow + 1) * rowsPerWindow
+            let rows = min(nextBoundary, area.y + area.height) - y
+            var x = area.x
+            while x < area.x + area.width {
+                let columns = min(columnsPerWindow, area.x + area.width - x)
+                let window = PixelWindow(x: x, y: y, width: columns, height: rows)
+                try body(window, try reader.readWindow(window))
+                x += columns
+            }
+            y += rows
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Raster
+
+/// The human-readable form of `segpipe inspect`: one row per file, statistics indented below.
+public struct InspectionTable: Sendable {
+    public init() {}
+
+    static let columns = ["format", "size", "bands", "type", "bits", "planar", "tiled", "compression",
+                          "bigtiff", "pages", "nodata", "geo"]
+
+    public var header: String { (["file"] + Self.columns).joined(separator: "\t") }
+
+    public func rows(for inspection: Inspection) -> [String] {
+        guard let info = inspection.info, inspection.error == nil else {
+            return ["\(inspection.path)\terror: \(inspection.error ?? "unknown")"]
+        }
+        let cells = [
+            info.format.rawValue, "\(info.width)×\(info.height)", "\(info.bands)", info.sampleType.rawValue,
+            "\(info.bitsPerSample)", info.planar.rawValue, info.tiled ? "yes" : "no", info.compression,
+            info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { JSONValue.format($0) } ?? "-",
+            info.georeferenced ? "yes" : "no",
+        ]
+        var lines = [([inspection.path] + cells).joined(separator: "\t")]
+        for (band, s) in (inspection.statistics ?? []).enumerated() {
+            lines.append("  band \(band + 1)\tmin \(JSONValue.format(s.min))\tmax \(JSONValue.format(s.max))\tmean \(formatMean(s.mean))")
+        }
+        return lines
+    }
+
+    private func formatMean(_ value: Double) -> String {
+        guard value.isFinite else { return "nan" }
+        let scaled = (value * 10_000).rounded() / 10_000
+        return "\(scaled)"
+    }
+}

@@ -1,0 +1,129 @@
+import Raster
+
+/// The streaming pass over training scenes that fixes the normalisation a model is trained with
+/// and applies at prediction. Nodata and NaN samples are ignored.
+public enum NormalizationStatistics {
+    /// One scene's part to measure.
+    public struct Region: Sendable {
+        public var path: String
+        public var area: PixelWindow
+        public init(path: String, area: PixelWindow) {
+            self.path = path
+            self.area = area
+        }
+    }
+
+    static let histogramBins = 4096
+
+    public static func compute(mode: Normalization.Mode, regions: [Region], bands: Int) throws -> Normalization {
+        switch mode {
+        case .none:
+            return .identity(bands: bands)
+        case .zscore:
+            var sums = [Double](repeating: 0, count: bands)
+            var squares = [Double](repeating: 0, count: bands)
+            var counts = [Double](repeating: 0, count: bands)
+            try forEachSample(regions, bands: bands) { band, values in
+                var s = 0.0, q = 0.0, n = 0.0
+                for v in values {
+                    let d = Double(v)
+                    s += d
+                    q += d * d
+                    n += 1
+                }
+                sums[band] += s
+                squares[band] += q
+                counts[band] += n
+            }
+            let means = (0..<bands).map { counts[$0] > 0 ? sums[$0] / counts[$0] : 0 }
+            let stds = (0..<bands).map { b -> Double in
+                guard counts[b] > 1 else { return 1 }
+                return max(squares[b] / counts[b] - means[b] * means[b], 0).squareRoot()
+            }
+            return Normalization(mode: .zscore, centre: means.map { Float($0) }, scale: stds.map { Float($0) })
+        case .minmaxGlobal:
+            var low = Double.infinity, high = -Double.infinity
+            try forEachSample(regions, bands: bands) { _, values in
+                for v in values {
+                    low = min(low, Double(v))
+                    high = max(high, Double(v))
+                }
+            }
+            guard low.isFinite, high.isFinite else { throw noSamples(regions) }
+            let centre = Float((low + high) / 2), scale = Float(max((high - low) / 2, 1e-12))
+            return Normalization(mode: .minmaxGlobal, centre: [Float](repeating: centre, count: bands),
+                                 scale: [Float](repeating: scale, count: bands))
+        case .percentile:
+            // Two passes: the range of each band, then a histogram over it.
+            var lows = [Double](repeating: .infinity, count: bands)
+            var highs = [Double](repeating: -.infinity, count: bands)
+            try forEachSample(regions, bands: bands) { band, values in
+                for v in values {
+                    lows[band] = min(lows[band], Double(v))
+                    highs[band] = max(highs[band], Double(v))
+                }
+            }
+            guard lows.allSatisfy(\.isFinite) else { throw noSamples(regions) }
+            var histograms = [[Int]](repeating: [Int](repeating: 0, count: histogramBins), count: bands)
+            try forEachSample(regions, bands: bands) { band, values in
+                let low = lows[band], width = max(highs[band] - low, 1e-12) / Double(histogramBins)
+                for v in values {
+                    let bin = min(Int((Double(v) - low) / width), histogramBins - 1)
+                    histograms[band][max(bin, 0)] += 1
+                }
+            }
+            var centres: [Float] = [], scales: [Float] = []
+            for band in 0..<bands {
+                let width = max(highs[band] - lows[band], 1e-12) / Double(histogramBins)
+                let p2 = percentile(0.02, histograms[band], low: lows[band], binWidth: width)
+                let p98 = percentile(0.98, histograms[band], low: lows[band], binWidth: width)
+                centres.append(Float((p2 + p98) / 2))
+                scales.append(Float(max((p98 - p2) / 2, 1e-12)))
+            }
+            return Normalization(mode: .percentile, centre: centres, scale: scales)
+        }
+    }
+
+    static func percentile(_ q: Double, _ histogram: [Int], low: Double, binWidth: Double) -> Double {
+        let total = histogram.reduce(0, +)
+        let target = q * Double(total)
+        var cumulative = 0
+        for (bin, count) in histogram.enumerated() {
+            if Double(cumulative + count) >= target {
+                let within = count > 0 ? (target - Double(cumulative)) / Double(count) : 0
+                return low + (Double(bin) + within) * binWidth
+            }
+            cumulative += count
+        }
+        return low + Double(histogram.count) * binWidth
+    }
+
+    static func noSamples(_ regions: [Region]) -> PipelineError {
+        PipelineError(path: regions.first?.path ?? "", reason: "no valid samples to compute normalisation statistics from")
+    }
+
+    /// Calls `body(band, samples)` for every window's valid samples of each band.
+    static func forEachSample(_ regions: [Region], bands: Int,
+                              _ body: (Int, UnsafeBufferPointer<Float>) -> Void) throws {
+        var valid = [Float]()
+        for region in regions {
+            let reader = try TIFFReader(path: region.path)
+            guard reader.info.bands == bands else {
+                throw PipelineError(path: region.path, reason: "has \(reader.info.bands) bands, expected \(bands)")
+            }
+            let nodata = reader.info.nodata.map { Float($0) }
+            try BlockReader(reader).forEachWindow(in: region.area) { _, buffer in
+                let plane = buffer.planeSize
+                buffer.values.withUnsafeBufferPointer { all in
+                    for band in 0..<bands {
+                        valid.removeAll(keepingCapacity: true)
+                        for v in all[(band * plane)..<((band + 1) * plane)] where !v.isNaN && v != nodata {
+                            valid.append(v)
+                        }
+                        valid.withUnsafeBufferPointer { body(band, $0) }
+                    }
+                }
+            }
+        }
+    }
+}

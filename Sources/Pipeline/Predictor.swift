@@ -1,0 +1,254 @@
+import Foundation
+import Raster
+import Tiling
+import UNet
+
+/// Everything `segpipe predict` can be told.
+public struct PredictionOptions: Sendable {
+    public var modelPath: String
+    public var outputDirectory: String
+    /// Pixels shared by neighbouring tiles; nil takes `Predictor.defaultOverlap`.
+    public var overlap: Int?
+    public var testTimeAugmentation = false
+    public var writeProbabilities = false
+    public var threshold: Float = 0.5
+    public var paint: ClassPainter.Mode = .argmax
+    public var batchSize = 8
+    public var precision: Precision = .f32
+
+    public init(modelPath: String, outputDirectory: String) {
+        self.modelPath = modelPath
+        self.outputDirectory = outputDirectory
+    }
+}
+
+/// What predicting one scene produced.
+public struct ScenePrediction: Sendable {
+    public var scene: String
+    public var outputs: [String]
+    public var seconds: Double
+    public var tiles: Int
+    /// Share of valid pixels painted with each class id 0...classes.
+    public var classFractions: [Double]
+}
+
+/// Predicts class maps with a sliding window (`segpipe predict`).
+///
+/// A scene is read one tile row at a time (a band `tileSize` rows tall across the width, mirrored
+/// at the edges), cut into overlapping tiles, run through the network in batches (optionally
+/// under all eight dihedral transforms, averaged through their inverses), and blended by a
+/// `Stitcher`, whose finished rows are painted and written at once. Memory grows with the scene's
+/// width, never with its area.
+public final class Predictor {
+    /// 64 pixels: a quarter of it (16 px) at each tile edge gets zero weight and the next 32 px
+    /// ramp, so every output pixel comes from tiles where it lies at least 16 px from the edge,
+    /// beyond which the border effects of the zero-padded convolutions measured small; the cost is
+    /// (160 / 96)² ≈ 2.8 tile evaluations per tile-sized area.
+    public static let defaultOverlap = 64
+
+    /// `defaultOverlap`, shrunk for small tiles to at most half the tile and to a step that keeps
+    /// tiles on the pooling grid.
+    public static func defaultOverlap(tileSize: Int, alignment: Int) -> Int {
+        var overlap = min(defaultOverlap, tileSize / 2)
+        while overlap > 0 && (tileSize - overlap) % alignment != 0 { overlap -= 1 }
+        return overlap
+    }
+
+    /// The overlap this predictor uses.
+    public var overlap: Int { options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: 1 << config.depth) }
+
+    public let options: PredictionOptions
+    public let model: UNetModel
+    public let config: UNetConfig
+    public let normalization: Normalization
+    public let legend: ClassLegend
+    let painter: ClassPainter
+
+    public init(options: PredictionOptions) throws {
+        self.options = options
+        guard options.batchSize >= 1 && options.batchSize <= 1024 else {
+            throw PipelineError(path: "", reason: "--batch-size must be between 1 and 1024")
+        }
+        guard options.threshold >= 0 && options.threshold <= 1 else {
+            throw PipelineError(path: "", reason: "--threshold must be between 0 and 1")
+        }
+        let file = try ModelFile(contentsOfFile: options.modelPath, includeTraining: false)
+        config = file.config
+        normalization = try Normalization(file.normalization, bands: config.nChannels, path: options.modelPath)
+        if let classes = file.classes {
+            guard classes.count == config.nClasses else {
+                throw PipelineError(path: options.modelPath, reason: "the legend names \(classes.count) classes but the model has \(config.nClasses)")
+            }
+            legend = try ClassLegend(classes: classes.enumerated().map {
+                ClassLegend.Entry(id: UInt8($0.offset + 1), name: $0.element.name,
+                                  color: ClassLegend.Color($0.element.red, $0.element.green, $0.element.blue))
+            })
+        } else {
+            legend = config.nClasses == 5 ? .default : .generic(classCount: config.nClasses)
+        }
+        let alignment = 1 << config.depth
+        let overlap = options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: alignment)
+        guard overlap >= 0, 2 * overlap <= config.tileSize, (config.tileSize - overlap) % alignment == 0 else {
+            throw PipelineError(path: "", reason: "--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
+        }
+        painter = ClassPainter(mode: options.paint, threshold: options.threshold, classes: config.nClasses)
+        let tilesPerForward = options.batchSize * (options.testTimeAugmentation ? DihedralTransform.allCases.count : 1)
+        model = try file.makeModel(precision: options.precision, batchSize: tilesPerForward)
+    }
+
+    /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted.
+    public static func scenes(in arguments: [String]) throws -> [String] {
+        var scenes: [String] = []
+        for argument in arguments {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
+                throw PipelineError(path: argument, reason: "no such file or folder")
+            }
+            if isDirectory.boolValue {
+                let names = try TrainingDataset.listFiles(argument).filter {
+                    TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
+                }
+                scenes += names.map { (argument as NSString).appendingPathComponent($0) }
+            } else {
+                scenes.append(argument)
+            }
+        }
+        return scenes
+    }
+
+    /// Predicts one scene and writes its outputs atomically into the output folder.
+    public func predict(scene path: String) throws -> ScenePrediction {
+        let started = Date()
+        let reader = try TIFFReader(path: path)
+        let info = reader.info
+        guard info.bands == config.nChannels else {
+            throw PipelineError(path: path, reason: "has \(info.bands) bands but the model takes \(config.nChannels)")
+        }
+        let grid = try TileGrid(width: info.width, height: info.height, tileSize: config.tileSize,
+                                overlap: overlap, alignment: 1 << config.depth)
+        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+        let classMapPath = (options.outputDirectory as NSString).appendingPathComponent(stem + ".png")
+        let probabilityPath = (options.outputDirectory as NSString).appendingPathComponent(stem + ".prob.tif")
+        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
+
+        let classMap = try ClassMapWriter(path: classMapPath, width: info.width, height: info.height, legend: legend)
+        let probabilities = options.writeProbabilities
+            ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
+                             sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
+                             geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
+            : nil
+        var stitcher = Stitcher(grid: grid, channels: config.nClasses)
+        var invalidRows: [Int: [Bool]] = [:]
+        var classCounts = [Int](repeating: 0, count: config.nClasses + 1)
+        let t = config.tileSize
+
+        func emitFinishedRows() throws {
+            while let (first, rows) = stitcher.takeFinishedRows() {
+                let pixels = rows.height * info.width
+                var ids = painter.paint(classMajor: rows.values, pixels: pixels, classes: config.nClasses)
+                for r in 0..<rows.height {
+                    if let invalid = invalidRows.removeValue(forKey: first + r) {
+                        for x in 0..<info.width where invalid[x] { ids[r * info.width + x] = ClassLegend.ignoreValue }
+                    }
+                }
+                for id in ids where id != ClassLegend.ignoreValue { classCounts[Int(id)] += 1 }
+                try classMap.writeRows(ids)
+                try probabilities?.writeRows(rows)
+            }
+        }
+
+        var pending: [(row: Int, column: Int, tile: RasterBuffer)] = []
+        for (row, y0) in grid.rowOrigins.enumerated() {
+            let span = PixelWindow(x: grid.columnOrigins[0], y: y0,
+                                   width: (grid.columnOrigins.last ?? 0) + t - grid.columnOrigins[0], height: t)
+            let source = grid.sourceWindow(for: span)
+            let band = try reader.readWindow(source)
+            recordInvalidRows(band, source: source, nodata: info.nodata, into: &invalidRows)
+            for (column, x0) in grid.columnOrigins.enumerated() {
+                var tile = ReflectPadding.extract(PixelWindow(x: x0, y: y0, width: t, height: t), from: band, at: source,
+                                                  width: info.width, height: info.height)
+                normalization.apply(to: &tile, nodata: info.nodata)
+                pending.append((row, column, tile))
+                if pending.count == options.batchSize {
+                    try run(pending, into: &stitcher)
+                    pending.removeAll(keepingCapacity: true)
+                    try emitFinishedRows()
+                }
+            }
+        }
+        if !pending.isEmpty { try run(pending, into: &stitcher) }
+        try stitcher.finish()
+        try emitFinishedRows()
+        try classMap.finish(geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
+        try probabilities?.finish()
+
+        var outputs = [classMapPath]
+        if reader.geoReference.isGeoreferenced {
+            outputs.append((options.outputDirectory as NSString).appendingPathComponent(stem + ".pgw"))
+        }
+        if options.writeProbabilities { outputs.append(probabilityPath) }
+        let valid = Double(max(classCounts.reduce(0, +), 1))
+        return ScenePrediction(scene: path, outputs: outputs, seconds: Date().timeIntervalSince(started),
+                               tiles: grid.tileCount, classFractions: classCounts.map { Double($0) / valid })
+    }
+
+    /// Marks pixels where any band is nodata or NaN, per scene row.
+    func recordInvalidRows(_ band: RasterBuffer, source: PixelWindow, nodata: Double?, into rows: inout [Int: [Bool]]) {
+        let missing = nodata.map { Float($0) }
+        let plane = band.planeSize
+        for r in 0..<band.height where rows[source.y + r] == nil {
+            var flags = [Bool](repeating: false, count: band.width)
+            var any = false
+            for b in 0..<band.bands {
+                let base = b * plane + r * band.width
+                for x in 0..<band.width {
+                    let v = band.values[base + x]
+                    if v.isNaN || v == missing {
+                        flags[x] = true
+                        any = true
+                    }
+                }
+            }
+            if any { rows[source.y + r] = flags }
+        }
+    }
+
+    /// Runs a batch of tiles (padding the batch to the model's size so its primitives are reused)
+    /// and adds the predictions to the stitcher.
+    func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher) throws {
+        let t = config.tileSize, plane = t * t
+        let channels = config.nChannels, classes = config.nClasses
+        let transforms: [DihedralTransform] = options.testTimeAugmentation ? DihedralTransform.allCases : [.identity]
+        let slots = options.batchSize * transforms.count
+        var input = [Float](repeating: 0, count: slots * plane * channels)
+        for (i, entry) in tiles.enumerated() {
+            for (k, transform) in transforms.enumerated() {
+                let moved = transform.apply(to: entry.tile)
+                let base = (i * transforms.count + k) * plane * channels
+                moved.values.withUnsafeBufferPointer { src in
+                    for p in 0..<plane {
+                        for c in 0..<channels { input[base + p * channels + c] = src[c * plane + p] }
+                    }
+                }
+            }
+        }
+        let output = try model.forward(HostTensor(shape: [slots, t, t, channels], values: input), training: false)
+        for (i, entry) in tiles.enumerated() {
+            var sum = [Float](repeating: 0, count: classes * plane)
+            for (k, transform) in transforms.enumerated() {
+                let base = (i * transforms.count + k) * plane * classes
+                var classMajor = [Float](repeating: 0, count: classes * plane)
+                output.values.withUnsafeBufferPointer { src in
+                    for p in 0..<plane {
+                        for c in 0..<classes { classMajor[c * plane + p] = src[base + p * classes + c] }
+                    }
+                }
+                let restored = transform.inverse.apply(to: RasterBuffer(bands: classes, width: t, height: t, values: classMajor))
+                for j in 0..<sum.count { sum[j] += restored.values[j] }
+            }
+            let scale = 1 / Float(transforms.count)
+            try stitcher.add(RasterBuffer(bands: classes, width: t, height: t, values: sum.map { $0 * scale }),
+                             row: entry.row, column: entry.column)
+        }
+    }
+}

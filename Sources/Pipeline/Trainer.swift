@@ -1,0 +1,306 @@
+import Foundation
+import Raster
+import UNet
+
+/// What the trainer reports as it goes; the command line decides how to show it.
+public enum TrainingEvent: Sendable {
+    case prepared(TrainingPlan)
+    case step(epoch: Int, step: Int, loss: Float, tilesPerSecond: Double, etaSeconds: Double)
+    case epochFinished(EpochMetrics)
+    case checkpointWritten(path: String)
+}
+
+/// The run as decided before the first step.
+public struct TrainingPlan: Sendable {
+    public var scenes: Int
+    public var validationTiles: Int
+    public var resumedAtBatch: Int
+    public var totalBatches: Int
+    public var normalization: Normalization
+    public var classWeights: [Double]
+    public var config: UNetConfig
+}
+
+/// One epoch's figures, also written as a line of the metrics file.
+public struct EpochMetrics: Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var trainingLoss: Double
+    public var validationLoss: Double?
+    public var classIoU: [(name: String, iou: Double)]
+    public var meanIoU: Double?
+    public var tilesPerSecond: Double
+    /// Share of the epoch's wall time the trainer waited for batches.
+    public var loaderWaitShare: Double
+    public var seconds: Double
+
+    public var json: JSONValue {
+        .object([
+            ("epoch", JSONValue(epoch)), ("step", JSONValue(step)), ("trainingLoss", .number(trainingLoss)),
+            ("validationLoss", JSONValue(validationLoss)),
+            ("iou", .object(classIoU.map { ($0.name, .number($0.iou)) })), ("meanIoU", JSONValue(meanIoU)),
+            ("tilesPerSecond", .number(tilesPerSecond)), ("loaderWaitShare", .number(loaderWaitShare)),
+            ("seconds", .number(seconds)),
+        ])
+    }
+}
+
+/// Thrown after a stop request (SIGINT, SIGTERM) once the checkpoint is safely written.
+public struct TrainingInterrupted: Error, CustomStringConvertible, Sendable {
+    public var checkpoint: String
+    public var description: String { "training interrupted; resume with --resume from \(checkpoint)" }
+}
+
+/// Where a run stands, stored in the last checkpoint so `--resume` continues exactly.
+struct TrainingProgress: Codable, Equatable {
+    var batchesDone: Int
+    var bestValidationLoss: Double?
+    var seed: UInt64
+    var stepsPerEpoch: Int
+    var batchSize: Int
+    var classWeights: [Double]
+}
+
+/// Trains a U-Net on a dataset of scenes and masks (`segpipe train`).
+public struct Trainer {
+    public var options: TrainingOptions
+
+    public init(options: TrainingOptions) { self.options = options }
+
+    /// The last checkpoint, with optimizer and run state, beside the output model.
+    public var lastCheckpointPath: String { Self.sibling(options.output, suffix: ".last.safetensors") }
+    /// One JSON line of metrics per epoch.
+    public var metricsPath: String { Self.sibling(options.output, suffix: ".metrics.jsonl") }
+
+    static func sibling(_ path: String, suffix: String) -> String {
+        let base = path.hasSuffix(".safetensors") ? String(path.dropLast(".safetensors".count)) : path
+        return base + suffix
+    }
+
+    public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
+                    onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+        if let problem = options.problems.first { throw PipelineError(path: "", reason: problem) }
+        let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
+        let classes = legend.classes.count
+        let resumed: ModelFile? = options.resume ? try loadCheckpoint() : nil
+
+        var config = resumed?.config ?? UNetConfig(
+            nClasses: classes, nChannels: 1, tileSize: options.tileSize, nFiltersStart: options.filters,
+            growthFactor: options.growthFactor, depth: options.depth, upsampling: options.upsampling,
+            dropout: options.dropout, classWeights: options.classWeights)
+        guard config.nClasses == classes else {
+            throw PipelineError(path: lastCheckpointPath, reason: "the checkpoint has \(config.nClasses) classes but the legend has \(classes)")
+        }
+        let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
+                                               channels: resumed?.config.nChannels ?? firstSceneBands(), classes: classes)
+        config.nChannels = dataset.scenes[0].bands
+        if let problem = config.problems.first { throw PipelineError(path: "", reason: problem) }
+
+        let heldOut = Set(options.validationScenes)
+        for name in heldOut where !dataset.scenes.contains(where: { $0.name == name }) {
+            throw PipelineError(path: options.images, reason: "validation scene '\(name)' is not in the dataset")
+        }
+        let trainingRows: (TrainingScene) -> Int = { scene in
+            if !heldOut.isEmpty { return heldOut.contains(scene.name) ? 0 : scene.height }
+            return scene.height - Int((Double(scene.height) * options.validationFraction).rounded())
+        }
+        let masks = try MaskCache(dataset: dataset, classes: classes, legend: legend, trainingRows: trainingRows)
+        let sources = dataset.scenes.compactMap { scene -> TileSampler.Source? in
+            guard let labels = masks.labelPaths[scene.name] else { return nil }
+            return TileSampler.Source(scene: scene, labelPath: labels, trainingRows: trainingRows(scene))
+        }
+        let trainingSources = sources.filter { $0.trainingRows > 0 }
+        guard !trainingSources.isEmpty else {
+            throw PipelineError(path: options.images, reason: "every scene is held out for validation; none is left to train on")
+        }
+
+        let normalization: Normalization
+        var progress: TrainingProgress
+        if let resumed {
+            normalization = try Normalization(resumed.normalization, bands: config.nChannels, path: lastCheckpointPath)
+            guard let state = resumed.training?.trainer, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
+                throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
+            }
+            progress = stored
+        } else {
+            let regions = trainingSources.map {
+                NormalizationStatistics.Region(path: $0.scene.imagePath,
+                                               area: PixelWindow(x: 0, y: 0, width: $0.scene.width, height: $0.trainingRows))
+            }
+            normalization = try NormalizationStatistics.compute(mode: options.normalization, regions: regions, bands: config.nChannels)
+            if options.autoClassWeights && options.classWeights == nil {
+                config.classWeights = Self.inverseFrequencyWeights(masks.classFrequencies)
+            }
+            progress = TrainingProgress(batchesDone: 0, bestValidationLoss: nil, seed: options.seed,
+                                        stepsPerEpoch: options.stepsPerEpoch, batchSize: options.batchSize,
+                                        classWeights: config.classWeights)
+        }
+
+        let model = try resumed?.makeModel(precision: options.precision, batchSize: progress.batchSize)
+            ?? UNetModel(config: config, seed: options.seed, precision: options.precision, batchSize: options.batchSize)
+        model.learningRate = Float(options.learningRate)
+
+        let trainSampler = TileSampler(sources: trainingSources, tileSize: config.tileSize, classes: classes,
+                                       normalization: normalization, seed: progress.seed,
+                                       rareClassProbability: options.rareClassProbability,
+                                       classFrequencies: masks.classFrequencies)
+        let validationSampler = TileSampler(sources: sources, tileSize: config.tileSize, classes: classes,
+                                            normalization: normalization, seed: progress.seed, augment: false)
+        let validationWindows = validationSampler.validationWindows
+        let totalBatches = options.epochs * progress.stepsPerEpoch
+        onEvent(.prepared(TrainingPlan(scenes: dataset.scenes.count, validationTiles: validationWindows.count,
+                                       resumedAtBatch: progress.batchesDone, totalBatches: totalBatches,
+                                       normalization: normalization, classWeights: config.classWeights, config: config)))
+
+        let classMetadata = legend.classes.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
+        if progress.batchesDone == 0 { try? FileManager.default.removeItem(atPath: metricsPath) }
+        guard progress.batchesDone < totalBatches else { return }
+
+        let batchSize = progress.batchSize
+        let queue = BatchQueue<TrainingBatch>(first: progress.batchesDone, end: totalBatches, capacity: 4,
+                                              producers: options.loaderThreads) { index, readers in
+            try trainSampler.trainingBatch(index: index, size: batchSize, readers: readers)
+        }
+        defer { queue.stop() }
+
+        let validationReaders = ReaderCache()
+        var epochLoss = 0.0, epochSteps = 0
+        var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
+        let runStart = Date()
+        let firstBatch = progress.batchesDone
+        while progress.batchesDone < totalBatches {
+            if stopRequested() {
+                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
+                throw TrainingInterrupted(checkpoint: lastCheckpointPath)
+            }
+            guard let batch = try queue.next() else { break }
+            let loss = try model.trainStep(input: batch.inputs, targets: batch.targets, ignoreMask: batch.ignore)
+            guard loss.isFinite else {
+                throw PipelineError(path: options.output, reason: "the training loss became \(loss) at batch \(progress.batchesDone + 1); try a lower --learning-rate")
+            }
+            progress.batchesDone += 1
+            epochLoss += Double(loss)
+            epochSteps += 1
+            let elapsed = Date().timeIntervalSince(runStart)
+            let done = progress.batchesDone - firstBatch
+            let rate = Double(done * batchSize) / max(elapsed, 1e-9)
+            let eta = Double(totalBatches - progress.batchesDone) * elapsed / Double(max(done, 1))
+            let epoch = (progress.batchesDone - 1) / progress.stepsPerEpoch + 1
+            let step = (progress.batchesDone - 1) % progress.stepsPerEpoch + 1
+            onEvent(.step(epoch: epoch, step: step, loss: loss, tilesPerSecond: rate, etaSeconds: eta))
+
+            if step == progress.stepsPerEpoch {
+                let seconds = Date().timeIntervalSince(epochStart)
+                let validation = try validate(model, sampler: validationSampler, windows: validationWindows,
+                                              readers: validationReaders, legend: legend, batchSize: batchSize)
+                let metrics = EpochMetrics(
+                    epoch: epoch, step: progress.batchesDone, trainingLoss: epochLoss / Double(max(epochSteps, 1)),
+                    validationLoss: validation?.loss, classIoU: validation?.classIoU ?? [], meanIoU: validation?.meanIoU,
+                    tilesPerSecond: Double(epochSteps * batchSize) / max(seconds, 1e-9),
+                    loaderWaitShare: (queue.waitingSeconds - waitAtEpochStart) / max(seconds, 1e-9), seconds: seconds)
+                try appendMetrics(metrics)
+                onEvent(.epochFinished(metrics))
+                let score = validation?.loss ?? metrics.trainingLoss
+                if progress.bestValidationLoss.map({ score < $0 }) ?? true {
+                    progress.bestValidationLoss = score
+                    let best = ModelFile(model: model, includeTraining: false, classes: classMetadata,
+                                         normalization: normalization.modelNormalization)
+                    try best.write(toFile: options.output)
+                    onEvent(.checkpointWritten(path: options.output))
+                }
+                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
+                epochLoss = 0
+                epochSteps = 0
+                epochStart = Date()
+                waitAtEpochStart = queue.waitingSeconds
+            }
+        }
+    }
+
+    func firstSceneBands() throws -> Int {
+        let names = try TrainingDataset.listFiles(options.images).filter {
+            TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
+        }
+        guard let first = names.first else { throw PipelineError(path: options.images, reason: "no .tif or .tiff scenes in this folder") }
+        return try TIFFReader(path: (options.images as NSString).appendingPathComponent(first)).info.bands
+    }
+
+    func loadCheckpoint() throws -> ModelFile {
+        guard FileManager.default.fileExists(atPath: lastCheckpointPath) else {
+            throw PipelineError(path: lastCheckpointPath, reason: "no checkpoint to resume from")
+        }
+        return try ModelFile(contentsOfFile: lastCheckpointPath, includeTraining: true)
+    }
+
+    func saveCheckpoint(_ model: UNetModel, progress: TrainingProgress, normalization: Normalization,
+                        classes: [ModelClass], onEvent: (TrainingEvent) -> Void) throws {
+        var file = ModelFile(model: model, includeTraining: true, classes: classes,
+                             normalization: normalization.modelNormalization)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        file.training?.trainer = String(decoding: try encoder.encode(progress), as: UTF8.self)
+        try file.write(toFile: lastCheckpointPath)
+        onEvent(.checkpointWritten(path: lastCheckpointPath))
+    }
+
+    func appendMetrics(_ metrics: EpochMetrics) throws {
+        let line = Data((metrics.json.serialized + "\n").utf8)
+        if !FileManager.default.fileExists(atPath: metricsPath) {
+            guard FileManager.default.createFile(atPath: metricsPath, contents: nil) else {
+                throw PipelineError(path: metricsPath, reason: "cannot create the metrics file")
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: metricsPath) else {
+            throw PipelineError(path: metricsPath, reason: "cannot open the metrics file for writing")
+        }
+        defer { try? handle.close() }
+        do {
+            try handle.seekToEnd()
+            try handle.write(contentsOf: line)
+        } catch {
+            throw PipelineError(path: metricsPath, reason: "cannot append metrics (\(error.localizedDescription))")
+        }
+    }
+
+    /// Class weights inversely proportional to class frequency, summing to one (absent classes
+    /// get the weight of the rarest present one).
+    static func inverseFrequencyWeights(_ frequencies: [Double]) -> [Double] {
+        let present = frequencies.filter { $0 > 0 }
+        let floor = present.min() ?? 1
+        let inverse = frequencies.map { 1 / max($0, floor) }
+        let total = inverse.reduce(0, +)
+        return inverse.map { $0 / total }
+    }
+
+    struct ValidationResult {
+        var loss: Double
+        var classIoU: [(name: String, iou: Double)]
+        var meanIoU: Double?
+    }
+
+    func validate(_ model: UNetModel, sampler: TileSampler, windows: [(sourceIndex: Int, window: PixelWindow)],
+                  readers: ReaderCache, legend: ClassLegend, batchSize: Int) throws -> ValidationResult? {
+        guard !windows.isEmpty else { return nil }
+        let classes = legend.classes.count
+        let painter = ClassPainter(classes: classes)
+        var matrix = ConfusionMatrix(classCount: classes + 1)
+        var lossSum = 0.0, lossTiles = 0
+        var start = 0
+        while start < windows.count {
+            let slice = windows[start..<min(start + batchSize, windows.count)]
+            let batch = try sampler.validationBatch(slice, readers: readers)
+            let probabilities = try model.forward(batch.inputs, training: false)
+            lossSum += WeightedBinaryCrossEntropy.loss(probabilities: probabilities.values, targets: batch.targets.values,
+                                                       ignore: batch.ignore.values, classWeights: model.config.classWeights) * Double(slice.count)
+            lossTiles += slice.count
+            let pixels = batch.labels.count
+            let predicted = painter.paint(pixelMajor: probabilities.values, pixels: pixels, classes: classes)
+            try matrix.add(truth: batch.labels, prediction: predicted)
+            start += slice.count
+        }
+        let ious = (1...classes).map { (name: legend.classes[$0 - 1].name, iou: matrix.metrics(of: $0).iou) }
+        let defined = ious.map(\.iou).filter { !$0.isNaN }
+        return ValidationResult(loss: lossSum / Double(max(lossTiles, 1)), classIoU: ious,
+                                meanIoU: defined.isEmpty ? nil : defined.reduce(0, +) / Double(defined.count))
+    }
+}

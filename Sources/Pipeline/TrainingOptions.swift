@@ -1,0 +1,56 @@
+import UNet
+
+/// Everything `segpipe train` can be told.
+public struct TrainingOptions: Sendable {
+    public var images: String
+    public var masks: String
+    public var maskSuffix = ""
+    /// The best model (by validation loss) is written here; the last checkpoint beside it.
+    public var output: String
+    public var legendPath: String?
+
+    public var epochs = 20
+    public var stepsPerEpoch = 100
+    public var batchSize = 8
+    public var learningRate = 1e-3
+    /// Given per-class weights; nil keeps the configuration's (or computes them, with `autoClassWeights`).
+    public var classWeights: [Double]?
+    public var autoClassWeights = false
+
+    public var tileSize = 160
+    public var depth = 5
+    public var filters = 32
+    public var growthFactor = 2
+    public var upsampling: Upsampling = .transpose
+    public var dropout = 0.25
+    public var precision: Precision = .f32
+    public var seed: UInt64 = 1
+
+    public var normalization: Normalization.Mode = .zscore
+    /// Share of each scene's rows, at the bottom, held out for validation (when no scenes are named).
+    public var validationFraction = 0.2
+    /// Scene names (file stems) held out whole for validation instead.
+    public var validationScenes: [String] = []
+    public var rareClassProbability = 0.0
+    public var loaderThreads = 1
+    public var resume = false
+
+    public init(images: String, masks: String, output: String) {
+        self.images = images
+        self.masks = masks
+        self.output = output
+    }
+
+    /// Problems with the options themselves, before any file is read.
+    public var problems: [String] {
+        var found: [String] = []
+        if epochs < 1 { found.append("--epochs must be at least 1") }
+        if stepsPerEpoch < 1 { found.append("--steps-per-epoch must be at least 1") }
+        if batchSize < 1 || batchSize > 1024 { found.append("--batch-size must be between 1 and 1024") }
+        if !(learningRate > 0 && learningRate < 10) { found.append("--learning-rate must be in (0, 10)") }
+        if !(0.0..<1.0).contains(validationFraction) { found.append("--validation-fraction must be in [0, 1)") }
+        if !(0.0...1.0).contains(rareClassProbability) { found.append("--oversample-rare must be in [0, 1]") }
+        if loaderThreads < 1 || loaderThreads > 64 { found.append("--loader-threads must be between 1 and 64") }
+        return found
+    }
+}

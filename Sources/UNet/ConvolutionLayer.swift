@@ -1,0 +1,134 @@
+import CDNNL
+
+/// A square convolution with bias, stride 1 and "same" padding, optionally followed by a fused
+/// ReLU (3×3 for the U-Net's levels, 1×1 for its head).
+final class ConvolutionLayer: GraphLayer {
+    let input: Activation
+    let output: Activation
+    private let kernel: ParameterTensor
+    private let bias: ParameterTensor
+    private let relu: Bool
+    private let forward: PrimitiveDescriptor
+    private let geometry: ConvolutionGeometry
+
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
+        let outChannels = kernel.kerasShape[3]
+        let size = kernel.kerasShape[0]
+        geometry = ConvolutionGeometry(kernel: size, stride: 1, padding: (size - 1) / 2)
+        forward = try ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
+                                                  kernelSize: size, relu: relu, name: kernel.name)
+        self.input = input
+        self.kernel = kernel
+        self.bias = bias
+        self.relu = relu
+        output = try graph.activation(forward.memory(dnnl_query_dst_md))
+        let weights = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
+        let biasMemory = try graph.weights(bias, as: forward.memory(dnnl_query_weights_md, 1))
+        graph.append(try PrimitiveCall(forward, [
+            (ExecutionArgument.source, input.value), (ExecutionArgument.weights, weights),
+            (ExecutionArgument.bias, biasMemory), (ExecutionArgument.destination, output.value),
+        ]))
+        graph.add(self)
+    }
+
+    /// The layout a convolution prefers for its source when free to choose (for the network input).
+    static func preferredSource(graph: NetworkGraph, dims: [Int], outChannels: Int, kernelSize: Int) throws -> MemoryDescriptor {
+        try descriptor(graph: graph, source: .any(dims), outChannels: outChannels, kernelSize: kernelSize, relu: true, name: "input")
+            .memory(dnnl_query_src_md)
+    }
+
+    private static func descriptor(graph: NetworkGraph, source: MemoryDescriptor, outChannels: Int, kernelSize: Int,
+                                   relu: Bool, name: String) throws -> PrimitiveDescriptor {
+        let dims = source.dims
+        let geometry = ConvolutionGeometry(kernel: kernelSize, stride: 1, padding: (kernelSize - 1) / 2)
+        var src = source.raw
+        var weights = try MemoryDescriptor.any([outChannels, dims[1], kernelSize, kernelSize]).raw
+        var bias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
+        var dst = try MemoryDescriptor.any([dims[0], outChannels, dims[2], dims[3]]).raw
+        var operation = dnnl_convolution_desc_t()
+        let kind = graph.training ? dnnl_forward_training : dnnl_forward_inference
+        try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &dst,
+                                                     geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_forward_desc_init \(name)")
+        let attributes = try PrimitiveAttributes(relu: relu, precision: graph.precision)
+        return try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
+                                       what: "convolution forward \(name)")
+    }
+
+    func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
+        var steps: [GraphStep] = []
+        // The ReLU's derivative comes from its output; overwrite the output gradient in place.
+        let outputGradient = try graph.gradient(of: output)
+        if relu {
+            var data = output.descriptor.raw
+            var hintOperation = dnnl_eltwise_desc_t()
+            try check(dnnl_eltwise_forward_desc_init(&hintOperation, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
+                      "eltwise_forward_desc_init relu")
+            let hint = try PrimitiveDescriptor(operation: hintOperation, engine: graph.engine, what: "relu forward hint")
+            var diff = output.descriptor.raw
+            var operation = dnnl_eltwise_desc_t()
+            try check(dnnl_eltwise_backward_desc_init(&operation, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &data, 0, 0),
+                      "eltwise_backward_desc_init relu")
+            let backward = try PrimitiveDescriptor(operation: operation, hint: hint, engine: graph.engine, what: "relu backward \(kernel.name)")
+            steps.append(.primitive(try PrimitiveCall(backward, [
+                (ExecutionArgument.destination, output.value), (ExecutionArgument.diffDestination, outputGradient),
+                (ExecutionArgument.diffSource, outputGradient),
+            ])))
+        }
+        let outChannels = output.channels
+        let size = geometry.kernel
+        do {
+            var src = input.descriptor.raw
+            var diffWeights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
+            var diffBias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
+            var diffDst = output.descriptor.raw
+            var operation = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias, &diffDst,
+                                                                  geometry.strides, geometry.paddings, geometry.paddings),
+                      "convolution_backward_weights_desc_init \(kernel.name)")
+            let attributes = try PrimitiveAttributes(precision: graph.precision)
+            let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
+                                                   what: "convolution backward weights \(kernel.name)")
+            let kernelGradient = try graph.weightGradient(kernel, as: backward.memory(dnnl_query_diff_weights_md))
+            let biasGradient = try graph.weightGradient(bias, as: backward.memory(dnnl_query_diff_weights_md, 1))
+            steps.append(.primitive(try PrimitiveCall(backward, [
+                (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, outputGradient),
+                (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, biasGradient.memory),
+            ])))
+            steps += kernelGradient.then + biasGradient.then
+        }
+        if input.needsGradient {
+            var diffSrc = input.descriptor.raw
+            var weights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
+            var diffDst = output.descriptor.raw
+            var operation = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                               geometry.strides, geometry.paddings, geometry.paddings),
+                      "convolution_backward_data_desc_init \(kernel.name)")
+            let attributes = try PrimitiveAttributes(precision: graph.precision)
+            let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
+                                                   what: "convolution backward data \(kernel.name)")
+            let weightsMemory = try graph.weights(kernel, as: backward.memory(dnnl_query_weights_md))
+            let sink = try graph.gradientSink(for: input)
+            steps.append(.primitive(try PrimitiveCall(backward, [
+                (ExecutionArgument.diffDestination, outputGradient), (ExecutionArgument.weights, weightsMemory),
+                (ExecutionArgument.diffSource, sink.memory),
+            ])))
+            steps += sink.then
+        }
+        return steps
+    }
+}
+
+/// Kernel size, stride and symmetric padding of a 2-D convolution, as oneDNN's dims arrays.
+struct ConvolutionGeometry {
+    let kernel: Int
+    let strides: [Int64]
+    let paddings: [Int64]
+
+    init(kernel: Int, stride: Int, padding: Int) {
+        self.kernel = kernel
+        strides = [Int64(stride), Int64(stride)]
+        paddings = [Int64(padding), Int64(padding)]
+    }
+}

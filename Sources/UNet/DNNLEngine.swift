@@ -1,0 +1,32 @@
+import CDNNL
+
+/// The CPU engine and its in-order stream: every primitive and memory of a model lives on one.
+final class DNNLEngine {
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+
+    init() throws {
+        var engine: dnnl_engine_t?
+        try check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
+        guard let engine else { throw UNetError("oneDNN engine_create returned no engine") }
+        var stream: dnnl_stream_t?
+        let status = dnnl_stream_create(&stream, engine, dnnl_stream_default_flags.rawValue)
+        guard status == dnnl_success, let stream else {
+            dnnl_engine_destroy(engine)
+            try check(status, "stream_create")
+            throw UNetError("oneDNN stream_create returned no stream")
+        }
+        self.engine = engine
+        self.stream = stream
+    }
+
+    /// Blocks until every primitive submitted so far has finished.
+    func wait() throws {
+        try check(dnnl_stream_wait(stream), "stream_wait")
+    }
+
+    deinit {
+        dnnl_stream_destroy(stream)
+        dnnl_engine_destroy(engine)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+
+/// A complete segpipe model as stored on disk (UNET.md, "Model file"): the configuration, every
+/// parameter in Keras's layouts, the optional class legend and input normalisation, and optionally
+/// the training state (Adam moments as `adam.m.<name>`/`adam.v.<name>`, step count and dropout
+/// generator state in the metadata's `training` object).
+public struct ModelFile: Sendable {
+    public static let adamMomentPrefix = "adam.m."
+    public static let adamVelocityPrefix = "adam.v."
+
+    public var config: UNetConfig
+    /// Every tensor of `config.parameterShapes`, by name.
+    public var parameters: [String: HostTensor]
+    public var classes: [ModelClass]?
+    public var normalization: ModelNormalization?
+    public var training: TrainingState?
+
+    public init(
+        config: UNetConfig, parameters: [String: HostTensor], classes: [ModelClass]? = nil,
+        normalization: ModelNormalization? = nil, training: TrainingState? = nil
+    ) {
+        self.config = config
+        self.parameters = parameters
+        self.classes = classes
+        self.normalization = normalization
+        self.training = training
+    }
+
+    /// Names of the tensors Adam updates: every parameter but the moving statistics.
+    public static func trainableNames(_ config: UNetConfig) -> [(name: String, shape: [Int])] {
+        config.parameterShapes.filter { !$0.name.hasSuffix(".moving_mean") && !$0.name.hasSuffix(".moving_variance") }
+    }
+
+    /// Reads and checks a model file: the `segpipe` metadata, then every tensor the configuration
+    /// needs, with its shape. Tensors it does not need are ignored. The training state is read
+    /// when the metadata has a `training` object and `includeTraining` is set.
+    public init(contentsOfFile path: String, includeTraining: Bool = true) throws {
+        let reader = try SafeTensorsReader(path: path)
+        func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
+
+        guard let json = reader.metadata["segpipe"] else {
+            throw fail("not a segpipe model: no \"segpipe\" entry in the safetensors __metadata__")
+        }
+        let bytes = Data(json.utf8)
+        let identity: ModelFileDocument.Identity
+        do {
+            identity = try JSONDecoder().decode(ModelFileDocument.Identity.self, from: bytes)
+        } catch {
+            throw fail("the segpipe metadata is not a JSON object")
+        }
+        guard identity.format == ModelFileDocument.format else {
+            throw fail("not a segpipe model: metadata format is \(identity.format.map { "\"\($0)\"" } ?? "missing"), expected \"\(ModelFileDocument.format)\"")
+        }
+        guard let version = identity.version, version >= 1 else {
+            throw fail("the segpipe metadata has no valid version")
+        }
+        guard version <= ModelFileDocument.version else {
+            throw fail("model file version \(version) is newer than this segpipe reads (\(ModelFileDocument.version))")
+        }
+        let document: ModelFileDocument
+        do {
+            document = try JSONDecoder().decode(ModelFileDocument.self, from: bytes)
+        } catch {
+            throw fail("invalid segpipe metadata: \(ModelFileError.explain(error))")
+        }
+        let config = document.config
+        if let problem = config.problems.first {
+            throw fail("invalid config: \(problem)")
+        }
+        if let classes = document.classes, classes.count != config.nClasses {
+            throw fail("metadata lists \(classes.count) classes but the config has n_classes \(config.nClasses)")
+        }
+        if let normalization = document.normalization,
+           normalization.mean.count != config.nChannels || normalization.std.count != config.nChannels {
+            throw fail("normalization has \(normalization.mean.count) means and \(normalization.std.count) standard deviations for \(config.nChannels) channels")
+        }
+
+        var parameters: [String: HostTensor] = [:]
+        for (name, shape) in config.parameterShapes {
+            parameters[name] = try Self.read(name, shape: shape, from: reader)
+        }
+
+        var training: TrainingState?
+        if includeTraining, let state = document.training {
+            guard state.adamStep >= 0 else { throw fail("training.adam_step is negative (\(state.adamStep))") }
+            var m: [String: HostTensor] = [:], v: [String: HostTensor] = [:]
+            for (name, shape) in Self.trainableNames(config) {
+                m[name] = try Self.read(Self.adamMomentPrefix + name, shape: shape, from: reader)
+                v[name] = try Self.read(Self.adamVelocityPrefix + name, shape: shape, from: reader)
+            }
+            training = TrainingState(adamStep: state.adamStep, adamM: m, adamV: v, dropoutGeneratorState: state.dropoutGeneratorState,
+                                     trainer: state.trainer)
+        }
+
+        self.init(config: config, parameters: parameters, classes: document.classes,
+                  normalization: document.normalization, training: training)
+    }
+
+    /// Writes the model atomically (temporary name in the same folder, then rename). Tensors go in
+    /// `config.parameterShapes` order, then the Adam moments in the same order.
+    public func write(toFile path: String) throws {
+        func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
+        if let problem = config.problems.first { throw fail("invalid config: \(problem)") }
+
+        var tensors: [(name: String, tensor: HostTensor)] = []
+        func append(_ name: String, _ shape: [Int], from values: [String: HostTensor], as stored: String) throws {
+            guard let tensor = values[name] else { throw fail("cannot save: tensor \(stored) is missing") }
+            guard tensor.shape == shape else {
+                throw fail("cannot save: tensor \(stored) has shape \(tensor.shape), expected \(shape)")
+            }
+            tensors.append((stored, tensor))
+        }
+        for (name, shape) in config.parameterShapes {
+            try append(name, shape, from: parameters, as: name)
+        }
+        if let training {
+            let trainable = Self.trainableNames(config)
+            for (name, shape) in trainable {
+                try append(name, shape, from: training.adamM, as: Self.adamMomentPrefix + name)
+            }
+            for (name, shape) in trainable {
+                try append(name, shape, from: training.adamV, as: Self.adamVelocityPrefix + name)
+            }
+        }
+
+        let document = ModelFileDocument(
+            format: ModelFileDocument.format, version: ModelFileDocument.version, config: config,
+            classes: classes, normalization: normalization,
+            training: training.map { .init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState, trainer: $0.trainer) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json: String
+        do {
+            json = String(decoding: try encoder.encode(document), as: UTF8.self)
+        } catch {
+            throw fail("cannot encode the metadata: \(error)")
+        }
+        try SafeTensorsWriter.write(tensors, metadata: ["segpipe": json], toFile: path)
+    }
+
+    private static func read(_ name: String, shape: [Int], from reader: SafeTensorsReader) throws -> HostTensor {
+        guard let entry = reader.entries[name] else {
+            throw ModelFileError(path: reader.path, reason: "tensor \(name) is missing")
+        }
+        guard entry.shape == shape else {
+            throw ModelFileError(path: reader.path, reason: "tensor \(name) has shape \(entry.shape), expected \(shape)")
+        }
+        return try reader.tensor(name)
+    }
+}

@@ -1,0 +1,114 @@
+import CDNNL
+
+/// Primitives and memory for one network shape (batch, height, width) in one mode (training or
+/// inference), created once and re-run for every batch of that shape.
+final class NetworkGraph {
+    let engine: DNNLEngine
+    let training: Bool
+    let precision: Precision
+    let dropoutGenerator: DropoutGenerator
+    private(set) var forwardSteps: [GraphStep] = []
+    private(set) var backwardSteps: [GraphStep] = []
+    /// Reorders that refresh per-graph copies of master weights stored in another layout.
+    private var weightRefreshSteps: [GraphStep] = []
+    private var layers: [GraphLayer] = []
+    private var weightCopies: [ObjectIdentifier: [DNNLMemory]] = [:]
+
+    init(engine: DNNLEngine, training: Bool, precision: Precision = .f32, dropoutGenerator: DropoutGenerator) {
+        self.engine = engine
+        self.training = training
+        self.precision = precision
+        self.dropoutGenerator = dropoutGenerator
+    }
+
+    func append(_ step: GraphStep) {
+        forwardSteps.append(step)
+    }
+
+    func append(_ call: PrimitiveCall) {
+        forwardSteps.append(.primitive(call))
+    }
+
+    func add(_ layer: GraphLayer) {
+        layers.append(layer)
+    }
+
+    func activation(_ descriptor: MemoryDescriptor, needsGradient: Bool = true) throws -> Activation {
+        try Activation(value: DNNLMemory(descriptor, engine: engine), needsGradient: needsGradient)
+    }
+
+    /// Builds the backward pass from the layers added so far; call once, after the forward pass.
+    func buildBackward() throws {
+        for layer in layers.reversed() {
+            backwardSteps += try layer.backwardSteps(in: self)
+        }
+    }
+
+    /// The gradient memory of an activation, allocated on first use in the value's layout.
+    func gradient(of activation: Activation) throws -> DNNLMemory {
+        if let gradient = activation.gradient { return gradient }
+        let gradient = try DNNLMemory(activation.descriptor, engine: engine)
+        activation.gradient = gradient
+        return gradient
+    }
+
+    /// Where a layer should write the gradient it sends to `activation`: the gradient itself for
+    /// the first writer, or a scratch memory plus a step that adds it in, for later writers.
+    func gradientSink(for activation: Activation) throws -> (memory: DNNLMemory, then: [GraphStep]) {
+        let gradient = try gradient(of: activation)
+        if !activation.gradientWritten {
+            activation.gradientWritten = true
+            return (gradient, [])
+        }
+        let scratch = try DNNLMemory(activation.descriptor, engine: engine)
+        let add = try PrimitiveDescriptor.reorder(from: scratch.descriptor, to: gradient.descriptor, accumulate: true, engine: engine)
+        let call = try PrimitiveCall(add, [(ExecutionArgument.source, scratch), (ExecutionArgument.destination, gradient)])
+        return (scratch, [.primitive(call)])
+    }
+
+    /// A parameter as a primitive wants it: the master memory when the layouts agree (the
+    /// first primitive fixes the master layout), else a copy refreshed at the start of each run.
+    func weights(_ parameter: ParameterTensor, as descriptor: MemoryDescriptor) throws -> DNNLMemory {
+        let master = try parameter.bind(descriptor.with(type: dnnl_f32))
+        if master.descriptor.sameLayout(as: descriptor) { return master }
+        let key = ObjectIdentifier(parameter)
+        if let copy = weightCopies[key]?.first(where: { $0.descriptor.sameLayout(as: descriptor) }) { return copy }
+        let copy = try DNNLMemory(descriptor, engine: engine)
+        let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: descriptor, engine: engine)
+        weightRefreshSteps.append(.primitive(try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, copy)])))
+        weightCopies[key, default: []].append(copy)
+        return copy
+    }
+
+    /// Where a primitive should write a parameter's gradient given the layout it produces.
+    func weightGradient(_ parameter: ParameterTensor, as descriptor: MemoryDescriptor) throws -> (memory: DNNLMemory, then: [GraphStep]) {
+        _ = try parameter.bind(descriptor)
+        guard let gradient = parameter.gradient else { throw UNetError("parameter \(parameter.name) is not trainable") }
+        if gradient.descriptor.sameLayout(as: descriptor) { return (gradient, []) }
+        let scratch = try DNNLMemory(descriptor, engine: engine)
+        let reorder = try PrimitiveDescriptor.reorder(from: descriptor, to: gradient.descriptor, engine: engine)
+        return (scratch, [.primitive(try PrimitiveCall(reorder, [(ExecutionArgument.source, scratch), (ExecutionArgument.destination, gradient)]))])
+    }
+
+    func runForward() throws {
+        try run(weightRefreshSteps)
+        try run(forwardSteps)
+    }
+
+    func runBackward() throws {
+        try run(backwardSteps)
+    }
+
+    private func run(_ steps: [GraphStep]) throws {
+        for step in steps {
+            switch step {
+            case .primitive(let call):
+                try call.execute(on: engine)
+            case .host(let work):
+                try engine.wait()
+                try work()
+            }
+        }
+        try engine.wait()
+    }
+}

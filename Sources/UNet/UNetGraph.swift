@@ -1,0 +1,69 @@
+import CDNNL
+
+/// The U-Net of UNET.md laid out as one graph for a fixed batch and tile shape: the input copy,
+/// every layer, and the loss.
+final class UNetGraph {
+    let graph: NetworkGraph
+    /// The input in NHWC order; fill it, then run.
+    let hostInput: DNNLMemory
+    let loss: BinaryCrossEntropyLoss
+
+    init(config: UNetConfig, parameters: [String: ParameterTensor], batch: Int, height: Int, width: Int,
+         training: Bool, precision: Precision, engine: DNNLEngine, dropoutGenerator: DropoutGenerator) throws {
+        let graph = NetworkGraph(engine: engine, training: training, precision: precision, dropoutGenerator: dropoutGenerator)
+        self.graph = graph
+        func parameter(_ name: String) throws -> ParameterTensor {
+            guard let tensor = parameters[name] else { throw UNetError("the model has no parameter \(name)") }
+            return tensor
+        }
+        func convolutions(_ prefix: String, _ x: Activation) throws -> Activation {
+            let first = try ConvolutionLayer(graph: graph, input: x, kernel: parameter("\(prefix).conv1.kernel"),
+                                             bias: parameter("\(prefix).conv1.bias"), relu: true)
+            return try ConvolutionLayer(graph: graph, input: first.output, kernel: parameter("\(prefix).conv2.kernel"),
+                                        bias: parameter("\(prefix).conv2.bias"), relu: true).output
+        }
+        func normalization(_ prefix: String, _ x: Activation) throws -> Activation {
+            try BatchNormalizationLayer(graph: graph, input: x, gamma: parameter("\(prefix).bn.gamma"), beta: parameter("\(prefix).bn.beta"),
+                                        movingMean: parameter("\(prefix).bn.moving_mean"),
+                                        movingVariance: parameter("\(prefix).bn.moving_variance")).output
+        }
+        func dropout(_ x: Activation) throws -> Activation {
+            guard training, config.dropout > 0 else { return x }
+            return try DropoutLayer(graph: graph, input: x, rate: config.dropout).output
+        }
+
+        let inputDims = [batch, config.nChannels, height, width]
+        hostInput = try DNNLMemory(.nhwc(batch, config.nChannels, height, width), engine: engine)
+        let inputLayout = try ConvolutionLayer.preferredSource(graph: graph, dims: inputDims, outChannels: config.encoderFilters(1), kernelSize: 3)
+        var x = try graph.activation(inputLayout, needsGradient: false)
+        let copy = try PrimitiveDescriptor.reorder(from: hostInput.descriptor, to: inputLayout, engine: engine)
+        graph.append(try PrimitiveCall(copy, [(ExecutionArgument.source, hostInput), (ExecutionArgument.destination, x.value)]))
+
+        let depth = config.depth
+        var skips: [Activation] = []
+        for level in 1...(depth + 1) {
+            if level >= 2 { x = try MaxPoolingLayer(graph: graph, input: x).output }
+            if level >= 3 { x = try dropout(x) }
+            if level >= 2 && level <= depth { x = try normalization("enc\(level)", x) }
+            x = try convolutions("enc\(level)", x)
+            if level <= depth { skips.append(x) }
+        }
+        for level in 1...depth {
+            let up: Activation
+            switch config.upsampling {
+            case .transpose:
+                up = try TransposedConvolutionLayer(graph: graph, input: x, kernel: parameter("dec\(level).up.kernel"),
+                                                    bias: parameter("dec\(level).up.bias")).output
+            case .nearest:
+                up = try NearestUpsamplingLayer(graph: graph, input: x).output
+            }
+            x = try ConcatenationLayer(graph: graph, first: up, second: skips[depth - level]).output
+            if level <= depth - 1 { x = try normalization("dec\(level)", x) }
+            x = try convolutions("dec\(level)", x)
+            if level <= depth - 1 { x = try dropout(x) }
+        }
+        let logits = try ConvolutionLayer(graph: graph, input: x, kernel: parameter("head.kernel"), bias: parameter("head.bias"), relu: false)
+        loss = try BinaryCrossEntropyLoss(graph: graph, logits: logits.output, classWeights: config.classWeights)
+        if training { try graph.buildBackward() }
+    }
+}

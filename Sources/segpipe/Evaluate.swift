@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+/// `segpipe evaluate`: scores predicted class maps against ground truth.
+struct Evaluate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score predicted class maps against ground-truth masks.",
+        discussion: """
+            Pairs every PNG in the predictions folder with the truth mask of the same stem \
+            (scene7.png ↔ scene7.png, or scene7_mask.png with --truth-suffix _mask) and reports \
+            per class IoU, F1, precision, recall and support, the overall scores and the \
+            confusion matrix, per scene and in total. Pixels whose truth is 255 (no label) or \
+            whose prediction is 255 (nodata) are left out and counted as ignored. Truth masks \
+            must be PNG. Exits 1 when any scene could not be evaluated.
+            """)
+
+    @Option(help: ArgumentHelp("Folder of predicted class-map PNGs.", valueName: "DIR"))
+    var predictions: String
+
+    @Option(help: ArgumentHelp("Folder of ground-truth masks.", valueName: "DIR"))
+    var truth: String
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Option(help: ArgumentHelp("Class legend, JSON or YAML (default: the built-in 6-class legend).",
+                               valueName: "FILE"))
+    var legend: String?
+
+    @Option(help: ArgumentHelp("Text between the scene name and the truth file's extension, e.g. _mask.",
+                               valueName: "S"))
+    var truthSuffix = ""
+
+    func validate() throws {
+        for (option, path) in [("--predictions", predictions), ("--truth", truth)] {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw ValidationError("\(option) \(path): no such folder")
+            }
+        }
+        if truthSuffix.contains("/") {
+            throw ValidationError("--truth-suffix must not contain '/'")
+        }
+    }
+
+    func run() throws {
+        let evaluator = try Evaluator(legendPath: legend, truthSuffix: truthSuffix)
+        let report = try evaluator.evaluate(predictions: predictions, truth: truth)
+        print(json ? report.json.serialized : report.table)
+        for failure in report.failures { printError("segpipe evaluate: \(failure.message)") }
+        if !report.failures.isEmpty { throw ExitCode(ExitStatus.failure) }
+    }
+}

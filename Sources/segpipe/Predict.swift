@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Predict colour class maps for scenes with a sliding window.",
+        discussion: """
+            For IN/scene.tif writes OUT/scene.png (palette PNG, 0 = background, 255 = nodata, \
+            transparent), OUT/scene.pgw when the scene is georeferenced, and with --probabilities \
+            OUT/scene.prob.tif (Float32, one band per class). A bad scene is reported and skipped; \
+            the exit status is then 1.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Model file.", valueName: "model.safetensors")) var model: String
+    @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String
+    @Option(help: "Pixels shared by neighbouring tiles (default \(Predictor.defaultOverlap)).") var overlap: Int?
+    @Flag(help: "Average all eight flips and rotations.") var tta = false
+    @Flag(help: "Also write per-class probabilities as a Float32 GeoTIFF.") var probabilities = false
+    @Option(help: "Probability at which a class is painted.") var threshold: Float = 0.5
+    @Option(help: "argmax or ordered (the reference's painting order).") var paint = "argmax"
+    @Option var batchSize = 8
+    @Option(help: "f32 or bf16.") var precision = "f32"
+    @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
+
+    func run() throws {
+        var options = PredictionOptions(modelPath: model, outputDirectory: out)
+        options.overlap = overlap
+        options.testTimeAugmentation = tta
+        options.writeProbabilities = probabilities
+        options.threshold = threshold
+        guard let paintMode = ClassPainter.Mode(rawValue: paint) else { throw ValidationError("--paint must be argmax or ordered") }
+        options.paint = paintMode
+        options.batchSize = batchSize
+        guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
+        options.precision = precisionMode
+
+        let predictor = try Predictor(options: options)
+        let scenes = try Predictor.scenes(in: inputs)
+        var failures: [String] = []
+        for scene in scenes {
+            do {
+                let result = try predictor.predict(scene: scene)
+                print(String(format: "%@ -> %@  %d tiles  %.1f s", scene, result.outputs[0], result.tiles, result.seconds))
+            } catch {
+                failures.append("\(error)")
+                printError("\(error)")
+            }
+        }
+        if !failures.isEmpty {
+            printError("\(failures.count) of \(scenes.count) scenes failed:")
+            failures.forEach { printError("  \($0)") }
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+
+/// The `segpipe` command. Every subcommand is a thin call into `Pipeline`.
+struct Segpipe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segpipe",
+        abstract: "Segmentation maps from multi-band satellite and aerial imagery.",
+        discussion: """
+            Reads multi-band TIFF scenes and PNG masks, trains a U-Net on 160×160 tiles and \
+            predicts colour-coded class maps. See README.md for the full workflow.
+            """,
+        version: SegpipeVersion.string,
+        subcommands: [Inspect.self, SampleData.self, Train.self, Predict.self, Evaluate.self, Bench.self]
+    )
+}
+
+/// Exit statuses shared by every command.
+enum ExitStatus {
+    static let success: Int32 = 0
+    static let failure: Int32 = 1
+    static let usage: Int32 = 2
+}
+
+/// Parses, runs, and maps failures to segpipe's exit statuses: 2 for bad usage (rather than
+/// ArgumentParser's 64), 1 for a failed run, each with a one-line message on stderr.
+@main
+enum SegpipeMain {
+    static func main() {
+        let command: ParsableCommand
+        do {
+            command = try Segpipe.parseAsRoot()
+        } catch {
+            let code = Segpipe.exitCode(for: error)
+            if code == .success {
+                print(Segpipe.fullMessage(for: error))
+                exit(ExitStatus.success)
+            }
+            printError(Segpipe.fullMessage(for: error))
+            exit(ExitStatus.usage)
+        }
+        do {
+            var runnable = command
+            try runnable.run()
+        } catch let exitCode as ExitCode {
+            exit(exitCode.rawValue)
+        } catch {
+            printError("segpipe: \(error)")
+            exit(ExitStatus.failure)
+        }
+    }
+}
+
+func printError(_ message: String) {
+    var line = message
+    if !line.hasSuffix("\n") { line += "\n" }
+    FileHandle.standardError.write(Data(line.utf8))
+}

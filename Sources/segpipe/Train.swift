@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import Pipeline
+import Synchronization
+
+/// Set by SIGINT or SIGTERM; the trainer checks it between steps.
+let stopSignal = Atomic<Int32>(0)
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a U-Net on a folder of scenes and masks.",
+        discussion: """
+            Pairs images/NAME.tif with masks/NAME.png (class ids or legend colours, 255 = no label) \
+            or masks/NAME.tif (one band per class). Writes the best model (by validation loss) to \
+            --out, the last checkpoint to NAME.last.safetensors and one JSON line of metrics per \
+            epoch to NAME.metrics.jsonl beside it. SIGINT or SIGTERM saves a checkpoint and stops; \
+            --resume continues from it exactly.
+            """
+    )
+
+    @Option(help: ArgumentHelp("Folder of multi-band TIFF scenes.", valueName: "dir")) var images: String
+    @Option(help: ArgumentHelp("Folder of masks.", valueName: "dir")) var masks: String
+    @Option(help: ArgumentHelp("Model file to write.", valueName: "model.safetensors")) var out: String
+    @Option(help: "Suffix of mask names, as in scene7_mask.png.") var maskSuffix = ""
+    @Option(help: ArgumentHelp("Class legend (YAML or JSON); default: UNET.md's five classes.", valueName: "file")) var legend: String?
+    @Option var epochs = 20
+    @Option var stepsPerEpoch = 100
+    @Option var batchSize = 8
+    @Option var learningRate = 1e-3
+    @Option(help: ArgumentHelp("Per-class loss weights, comma-separated, or 'auto' (inverse class frequency).", valueName: "w1,w2,...|auto"))
+    var classWeights: String?
+    @Option(help: "Tile side (a multiple of 2^depth).") var tileSize = 160
+    @Option var depth = 5
+    @Option(help: "Filters at the first level.") var filters = 32
+    @Option var growthFactor = 2
+    @Option(help: "transpose or nearest.") var upsampling = "transpose"
+    @Option var dropout = 0.25
+    @Option(help: "f32 or bf16.") var precision = "f32"
+    @Option var seed: UInt64 = 1
+    @Option(help: "zscore, percentile, minmax-global or none.") var normalization = "zscore"
+    @Option(help: "Share of each scene's bottom rows held out for validation.") var validationFraction = 0.2
+    @Option(help: ArgumentHelp("Scenes held out whole for validation instead (file stems, comma-separated).", valueName: "names"))
+    var validationScenes: String?
+    @Option(help: "Probability that a tile is chosen to contain a rare class.") var oversampleRare = 0.0
+    @Option(help: "Threads reading and augmenting tiles.") var loaderThreads = 1
+    @Flag(help: "Continue from the last checkpoint.") var resume = false
+
+    func makeOptions() throws -> TrainingOptions {
+        var options = TrainingOptions(images: images, masks: masks, output: out)
+        options.maskSuffix = maskSuffix
+        options.legendPath = legend
+        options.epochs = epochs
+        options.stepsPerEpoch = stepsPerEpoch
+        options.batchSize = batchSize
+        options.learningRate = learningRate
+        if let classWeights {
+            if classWeights == "auto" {
+                options.autoClassWeights = true
+            } else {
+                let values = classWeights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                    throw ValidationError("--class-weights must be non-negative numbers separated by commas, or 'auto'")
+                }
+                options.classWeights = values.compactMap { $0 }
+            }
+        }
+        options.tileSize = tileSize
+        options.depth = depth
+        options.filters = filters
+        options.growthFactor = growthFactor
+        guard let upsamplingMode = Pipeline.Upsampling(rawValue: upsampling) else {
+            throw ValidationError("--upsampling must be transpose or nearest")
+        }
+        options.upsampling = upsamplingMode
+        options.dropout = dropout
+        guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
+        options.precision = precisionMode
+        options.seed = seed
+        guard let mode = Normalization.Mode(rawValue: normalization) else {
+            throw ValidationError("--normalization must be one of \(Normalization.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        options.normalization = mode
+        options.validationFraction = validationFraction
+        options.validationScenes = validationScenes?.split(separator: ",").map { String($0) } ?? []
+        options.rareClassProbability = oversampleRare
+        options.loaderThreads = loaderThreads
+        options.resume = resume
+        if let problem = options.problems.first { throw ValidationError(problem) }
+        return options
+    }
+
+    func validate() throws { _ = try makeOptions() }
+
+    func run() throws {
+        let trainer = Trainer(options: try makeOptions())
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber) { received in stopSignal.store(received, ordering: .relaxed) }
+        }
+        let display = ProgressDisplay()
+        do {
+            try trainer.run(stopRequested: { stopSignal.load(ordering: .relaxed) != 0 }) { event in
+                display.show(event)
+            }
+            display.finish()
+        } catch let interrupted as TrainingInterrupted {
+            display.finish()
+            printError("segpipe: \(interrupted)")
+            throw ExitCode(128 + stopSignal.load(ordering: .relaxed))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Raster
+import Testing
+@testable import Pipeline
+
+/// Writes a 2-band float TIFF whose band b holds `values(b, x, y)`.
+func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata: Double? = nil,
+                values: (Int, Int, Int) -> Float) throws {
+    let writer = try TIFFWriter(path: path, width: width, height: height, bands: bands, sampleType: .float32,
+                                layout: .stripped(rowsPerStrip: 8), compression: .deflate, nodata: nodata)
+    var buffer = RasterBuffer(bands: bands, width: width, height: height)
+    for b in 0..<bands {
+        for y in 0..<height { for x in 0..<width { buffer[b, y, x] = values(b, x, y) } }
+    }
+    try writer.writeRows(buffer)
+    try writer.finish()
+}
+
+@Test func zscoreStatisticsMatchTheDefinitionAndSkipNodata() throws {
+    let folder = try TemporaryDirectory()
+    let path = folder.file("a.tif")
+    // Band 0: 0...99 in raster order; band 1: constant 5 except nodata pixels.
+    try writeScene(path, width: 10, height: 10, nodata: -9999) { b, x, y in
+        if b == 1 { return x == 0 ? -9999 : 5 }
+        return Float(y * 10 + x)
+    }
+    let region = NormalizationStatistics.Region(path: path, area: PixelWindow(x: 0, y: 0, width: 10, height: 10))
+    let n = try NormalizationStatistics.compute(mode: .zscore, regions: [region], bands: 2)
+    let values = (0..<100).map(Double.init)
+    let mean = values.reduce(0, +) / 100
+    let std = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 100).squareRoot()
+    #expect(abs(Double(n.centre[0]) - mean) < 1e-4)
+    #expect(abs(Double(n.scale[0]) - std) < 1e-4)
+    #expect(n.centre[1] == 5)
+    #expect(n.scale[1] == 1)  // zero deviation falls back to 1 rather than dividing by zero
+
+    var buffer = RasterBuffer(bands: 2, width: 2, height: 1, values: [Float(mean), Float(mean + std), -9999, 5])
+    n.apply(to: &buffer, nodata: -9999)
+    #expect(abs(buffer.values[0]) < 1e-5)
+    #expect(abs(buffer.values[1] - 1) < 1e-5)
+    #expect(buffer.values[2] == 0)
+}
+
+@Test func percentileAndGlobalMinMaxMapToPlusMinusOne() throws {
+    let folder = try TemporaryDirectory()
+    let path = folder.file("b.tif")
+    try writeScene(path, width: 100, height: 10) { b, x, y in Float((y * 100 + x) * (b + 1)) }
+    let region = NormalizationStatistics.Region(path: path, area: PixelWindow(x: 0, y: 0, width: 100, height: 10))
+    let p = try NormalizationStatistics.compute(mode: .percentile, regions: [region], bands: 2)
+    // Band 0 holds 0...999: its 2nd and 98th percentiles are about 20 and 980.
+    #expect(abs(p.centre[0] - 500) < 2)
+    #expect(abs(p.scale[0] - 480) < 2)
+    var buffer = RasterBuffer(bands: 2, width: 1, height: 1, values: [5000, -5000])
+    p.apply(to: &buffer, nodata: nil)
+    #expect(buffer.values == [1, -1])
+
+    let g = try NormalizationStatistics.compute(mode: .minmaxGlobal, regions: [region], bands: 2)
+    #expect(g.centre == [999, 999])
+    #expect(g.scale == [999, 999])
+}
+
+@Test func modelFileFormRoundTrips() throws {
+    let n = Normalization(mode: .percentile, centre: [1, 2], scale: [3, 4])
+    #expect(try Normalization(n.modelNormalization, bands: 2, path: "m") == n)
+    #expect(throws: PipelineError.self) { try Normalization(n.modelNormalization, bands: 3, path: "m") }
+    #expect(try Normalization(nil, bands: 2, path: "m") == .identity(bands: 2))
+}

@@ -1,0 +1,143 @@
+import Foundation
+import Raster
+import Testing
+import UNet
+@testable import Pipeline
+
+/// A small random model (2 bands in, 3 classes, depth 2) saved with identity normalisation.
+func writeSmallModel(_ path: String, tileSize: Int, symmetric: Bool = false) throws -> UNetModel {
+    let config = UNetConfig(nClasses: 3, nChannels: 2, tileSize: tileSize, nFiltersStart: 4, growthFactor: 2,
+                            depth: 2, upsampling: .transpose, dropout: 0)
+    let model = try UNetModel(config: config, seed: 11)
+    var parameters = model.parameters()
+    var generator = SplitMix64(seed: 5)
+    for (name, shape) in config.parameterShapes {
+        guard var tensor = parameters[name] else { continue }
+        if name.hasSuffix("bias") || name.hasSuffix("beta") || name.hasSuffix("moving_mean") {
+            tensor.values = tensor.values.map { _ in Float(generator.uniform(-0.1, 0.1)) }
+        } else if name.hasSuffix("gamma") || name.hasSuffix("moving_variance") {
+            tensor.values = tensor.values.map { _ in Float(generator.uniform(0.8, 1.2)) }
+        }
+        if symmetric && name.hasSuffix("kernel") {
+            tensor = symmetrised(tensor, shape: shape)
+        }
+        parameters[name] = tensor
+    }
+    try model.setParameters(parameters)
+    try ModelFile(model: model, normalization: Normalization.identity(bands: 2).modelNormalization).write(toFile: path)
+    return model
+}
+
+/// Averages a kernel over the eight symmetries of its spatial square, so the network commutes
+/// with flips and rotations.
+func symmetrised(_ tensor: HostTensor, shape: [Int]) -> HostTensor {
+    let kh = shape[0], kw = shape[1], inner = shape[2] * shape[3]
+    guard kh == kw else { return tensor }
+    var out = tensor
+    for i in 0..<kh {
+        for j in 0..<kw {
+            let orbit = [(i, j), (j, kw - 1 - i), (kh - 1 - i, kw - 1 - j), (kw - 1 - j, i),
+                         (i, kw - 1 - j), (kh - 1 - i, j), (j, i), (kw - 1 - j, kh - 1 - i)]
+            for k in 0..<inner {
+                let mean = orbit.map { tensor.values[($0.0 * kw + $0.1) * inner + k] }.reduce(0, +) / 8
+                out.values[(i * kw + j) * inner + k] = mean
+            }
+        }
+    }
+    return out
+}
+
+func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) throws {
+    var generator = SplitMix64(seed: seed)
+    let smooth = (0..<(2 * width * height)).map { _ in Float(generator.uniform(-1, 1)) }
+    try writeScene(path, width: width, height: height) { b, x, y in smooth[(b * height + y) * width + x] }
+}
+
+@Test func tiledPredictionEqualsOneWholeImagePass() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    // The depth-2 network sees about 23 px around each pixel; a 96 px overlap zeroes 24 px at each tile edge.
+    let model = try writeSmallModel(modelPath, tileSize: 192)
+    let width = 400, height = 300
+    try randomScene(folder.file("s.tif"), width: width, height: height)
+    var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out"))
+    options.overlap = 96
+    options.writeProbabilities = true
+    options.batchSize = 3
+    _ = try Predictor(options: options).predict(scene: folder.file("s.tif"))
+
+    let tiled = try TIFFReader(path: folder.file("out/s.prob.tif")).readWindow(PixelWindow(x: 0, y: 0, width: width, height: height))
+    let scene = try TIFFReader(path: folder.file("s.tif")).readWindow(PixelWindow(x: 0, y: 0, width: width, height: height))
+    var nhwc = [Float](repeating: 0, count: width * height * 2)
+    for p in 0..<(width * height) { for c in 0..<2 { nhwc[p * 2 + c] = scene.values[c * width * height + p] } }
+    let whole = try model.forward(HostTensor(shape: [1, height, width, 2], values: nhwc), training: false)
+    var worst: Float = 0
+    for y in 32..<(height - 32) {
+        for x in 32..<(width - 32) {
+            for k in 0..<3 { worst = max(worst, abs(whole.values[(y * width + x) * 3 + k] - tiled[k, y, x])) }
+        }
+    }
+    #expect(worst < 1e-4)
+}
+
+@Test func testTimeAugmentationChangesNothingForAnEquivariantModel() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32, symmetric: true)
+    try randomScene(folder.file("s.tif"), width: 70, height: 45)
+    var results: [RasterBuffer] = []
+    for tta in [false, true] {
+        var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file(tta ? "tta" : "plain"))
+        options.overlap = 16
+        options.writeProbabilities = true
+        options.testTimeAugmentation = tta
+        _ = try Predictor(options: options).predict(scene: folder.file("s.tif"))
+        results.append(try TIFFReader(path: folder.file((tta ? "tta" : "plain") + "/s.prob.tif"))
+            .readWindow(PixelWindow(x: 0, y: 0, width: 70, height: 45)))
+    }
+    let worst = zip(results[0].values, results[1].values).map { abs($0 - $1) }.max() ?? 1
+    #expect(worst < 1e-5)
+}
+
+@Test func predictionWritesClassMapWorldFileAndMarksNodata() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    let geo = GeoReference(modelPixelScale: [2, 2, 0], modelTiepoint: [0, 0, 0, 1000, 2000, 0],
+                           geoKeyDirectory: [1, 1, 0, 1, 1024, 0, 1, 1])
+    let writer = try TIFFWriter(path: folder.file("g.tif"), width: 32, height: 32, bands: 2, sampleType: .float32,
+                                layout: .stripped(rowsPerStrip: 32), compression: .none, geoReference: geo, nodata: -1)
+    var buffer = RasterBuffer(bands: 2, width: 32, height: 32, repeating: 0.5)
+    buffer[0, 3, 4] = -1
+    try writer.writeRows(buffer)
+    try writer.finish()
+    let result = try Predictor(options: PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out")))
+        .predict(scene: folder.file("g.tif"))
+    #expect(result.tiles == 1)
+    #expect(result.outputs.map { ($0 as NSString).lastPathComponent } == ["g.png", "g.pgw"])
+    let ids = try PNGMaskReader(path: folder.file("out/g.png"), legend: .generic(classCount: 3)).readRows(32)
+    #expect(ids[3 * 32 + 4] == 255)
+    #expect(ids.filter { $0 == 255 }.count == 1)
+    let world = try String(contentsOfFile: folder.file("out/g.pgw"), encoding: .utf8)
+    let lines: [Double?] = world.split(separator: "\n").map { Double($0) }
+    let expected: [Double?] = [2, 0, 0, -2, 1001, 1999]
+    #expect(lines == expected)
+}
+
+@Test func aBadSceneIsNamed() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    try writeScene(folder.file("three.tif"), width: 40, height: 40, bands: 3) { _, _, _ in 0 }
+    try Data("not a tiff".utf8).write(to: URL(fileURLWithPath: folder.file("junk.tif")))
+    let predictor = try Predictor(options: PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out")))
+    #expect(throws: PipelineError(path: folder.file("three.tif"), reason: "has 3 bands but the model takes 2")) {
+        try predictor.predict(scene: folder.file("three.tif"))
+    }
+    do {
+        _ = try predictor.predict(scene: folder.file("junk.tif"))
+        Issue.record("a junk file was predicted")
+    } catch {
+        #expect("\(error)".hasPrefix(folder.file("junk.tif")))
+    }
+}

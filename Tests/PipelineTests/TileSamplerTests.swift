@@ -1,0 +1,114 @@
+import Foundation
+import Raster
+import Testing
+@testable import Pipeline
+
+/// A scene whose band 0 is 100 × the class id of each pixel and whose mask holds those ids,
+/// so any misalignment between image and labels shows.
+func writeLabelledScene(folder: TemporaryDirectory, name: String, width: Int, height: Int) throws {
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    func classID(_ x: Int, _ y: Int) -> UInt8 { UInt8((x / 5 + 2 * (y / 7) + (x * y) % 3) % 6) }
+    try writeScene(folder.file("images/\(name).tif"), width: width, height: height) { b, x, y in
+        b == 0 ? Float(classID(x, y)) * 100 : Float(x + y)
+    }
+    let mask = try ClassMapWriter(path: folder.file("masks/\(name).png"), width: width, height: height, legend: .default)
+    try mask.writeRows((0..<(width * height)).map { classID($0 % width, $0 / width) })
+    try mask.finish()
+}
+
+func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFraction: Double = 0.25) throws -> (TileSampler, MaskCache) {
+    let dataset = try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 2, classes: 5)
+    let rows: (TrainingScene) -> Int = { $0.height - Int((Double($0.height) * validationFraction).rounded()) }
+    let cache = try MaskCache(dataset: dataset, classes: 5, legend: .default, trainingRows: rows)
+    let sources = dataset.scenes.map {
+        TileSampler.Source(scene: $0, labelPath: cache.labelPaths[$0.name]!, trainingRows: rows($0))
+    }
+    let sampler = TileSampler(sources: sources, tileSize: tileSize, classes: 5, normalization: .identity(bands: 2),
+                              seed: 42, rareClassProbability: 0.5, classFrequencies: cache.classFrequencies)
+    return (sampler, cache)
+}
+
+@Test func augmentedTilesKeepImageAndLabelsAligned() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    try writeLabelledScene(folder: folder, name: "b", width: 12, height: 50)  // narrower than a tile: mirrored
+    let (sampler, cache) = try makeSampler(folder)
+    let labelledTrainingPixels: Int = 40 * 27 + 12 * 37
+    #expect(cache.classPixelCounts.reduce(0, +) == labelledTrainingPixels)
+    let readers = ReaderCache()
+    for index in 0..<6 {
+        let batch = try sampler.trainingBatch(index: index, size: 4, readers: readers)
+        #expect(batch.inputs.shape == [4, 16, 16, 2])
+        for p in 0..<(4 * 16 * 16) {
+            let id = batch.labels[p]
+            #expect(batch.inputs.values[p * 2] == Float(id) * 100)
+            for k in 0..<5 {
+                let expected: Float = Int(id) == k + 1 ? 1 : 0
+                #expect(batch.targets.values[p * 5 + k] == expected)
+            }
+            #expect(batch.ignore.values[p] == 0)
+        }
+    }
+}
+
+@Test func batchesAreAPureFunctionOfSeedAndIndex() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    let (sampler, cache) = try makeSampler(folder)
+    defer { withExtendedLifetime(cache) {} }
+    let one = try sampler.trainingBatch(index: 3, size: 2, readers: ReaderCache())
+    let again = try sampler.trainingBatch(index: 3, size: 2, readers: ReaderCache())
+    let other = try sampler.trainingBatch(index: 4, size: 2, readers: ReaderCache())
+    #expect(one.inputs == again.inputs)
+    #expect(one.inputs != other.inputs)
+
+    // Two loader threads deliver the same batches in the same order as one.
+    func sequence(threads: Int) throws -> [[Float]] {
+        let queue = BatchQueue<TrainingBatch>(first: 0, end: 6, capacity: 2, producers: threads) { index, readers in
+            try sampler.trainingBatch(index: index, size: 2, readers: readers)
+        }
+        defer { queue.stop() }
+        var out: [[Float]] = []
+        while let batch = try queue.next() { out.append(batch.inputs.values) }
+        return out
+    }
+    let single = try sequence(threads: 1)
+    #expect(single.count == 6)
+    #expect(try sequence(threads: 2) == single)
+}
+
+@Test func validationTilesStayInTheHeldOutRows() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    let (sampler, cache) = try makeSampler(folder)
+    defer { withExtendedLifetime(cache) {} }
+    let windows = sampler.validationWindows
+    // 9 held-out rows, 40 columns: one row of tiles at x = 0, 16, 24, centred vertically.
+    #expect(windows.map(\.window.x) == [0, 16, 24])
+    #expect(windows.allSatisfy { $0.window.y == 27 - 3 })
+    let batch = try sampler.validationBatch(windows[...], readers: ReaderCache())
+    for p in 0..<(3 * 16 * 16) { #expect(batch.inputs.values[p * 2] == Float(batch.labels[p]) * 100) }
+}
+
+@Test func datasetProblemsNameEveryFile() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    try writeLabelledScene(folder: folder, name: "b", width: 20, height: 20)
+    try writeScene(folder.file("images/c.tif"), width: 8, height: 8) { _, _, _ in 0 }
+    // b's mask no longer matches its scene's size.
+    let mask = try ClassMapWriter(path: folder.file("masks/b.png"), width: 21, height: 20, legend: .default)
+    try mask.writeRows([UInt8](repeating: 1, count: 21 * 20))
+    try mask.finish()
+    do {
+        _ = try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 2, classes: 5)
+        Issue.record("a broken dataset was accepted")
+    } catch let problems as DatasetProblems {
+        #expect(problems.problems.count == 2)
+        #expect(problems.problems.contains { $0.contains("b.png") && $0.contains("21×20") })
+        #expect(problems.problems.contains { $0.contains("c.tif") && $0.contains("no mask") })
+    }
+    #expect(throws: DatasetProblems.self) {
+        try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 3, classes: 5)
+    }
+}

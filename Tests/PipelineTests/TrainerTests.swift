@@ -1,0 +1,82 @@
+import Foundation
+import Raster
+import Synchronization
+import Testing
+import UNet
+@testable import Pipeline
+
+func smallTrainingOptions(_ folder: TemporaryDirectory, output: String) -> TrainingOptions {
+    var options = TrainingOptions(images: folder.file("images"), masks: folder.file("masks"), output: output)
+    options.tileSize = 32
+    options.depth = 2
+    options.filters = 4
+    options.batchSize = 2
+    options.epochs = 2
+    options.stepsPerEpoch = 3
+    options.dropout = 0.25
+    options.seed = 9
+    return options
+}
+
+/// Counts calls and asks to stop at the given one, as SIGINT would between two steps.
+final class StopAfter: Sendable {
+    let calls = Atomic<Int>(0)
+    let limit: Int
+    init(_ limit: Int) { self.limit = limit }
+    func check() -> Bool { calls.add(1, ordering: .relaxed).newValue > limit }
+}
+
+@Test func anInterruptedRunResumesToTheSameModel() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 2, width: 64, height: 80, seed: 4).write(to: folder.path)
+
+    let straight = smallTrainingOptions(folder, output: folder.file("straight.safetensors"))
+    try Trainer(options: straight).run()
+
+    let split = smallTrainingOptions(folder, output: folder.file("split.safetensors"))
+    let stopper = StopAfter(4)
+    #expect(throws: TrainingInterrupted.self) { try Trainer(options: split).run(stopRequested: { stopper.check() }) }
+    var resumed = split
+    resumed.resume = true
+    try Trainer(options: resumed).run()
+
+    let a = try ModelFile(contentsOfFile: folder.file("straight.last.safetensors"))
+    let b = try ModelFile(contentsOfFile: folder.file("split.last.safetensors"))
+    #expect(a.parameters == b.parameters)
+    #expect(a.training == b.training)
+    let metrics = try String(contentsOfFile: folder.file("split.metrics.jsonl"), encoding: .utf8)
+    #expect(metrics.split(separator: "\n").count == 2)
+}
+
+@Test func resumingWithoutACheckpointIsExplained() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.resume = true
+    #expect(throws: PipelineError(path: folder.file("m.last.safetensors"), reason: "no checkpoint to resume from")) {
+        try Trainer(options: options).run()
+    }
+}
+
+/// A small U-Net trained for about a minute on synthetic scenes like sample-data's must separate
+/// the classes far better than chance.
+@Test func trainingOnSyntheticScenesLearns() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 3, width: 160, height: 160, seed: 2026).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.tileSize = 64
+    options.filters = 8
+    options.batchSize = 8
+    options.epochs = 8
+    options.stepsPerEpoch = 15
+    options.learningRate = 3e-3
+    options.dropout = 0.1
+    options.autoClassWeights = true
+    try Trainer(options: options).run()
+    let lines = try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 8)
+    let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
+    let meanIoU = last?["meanIoU"] as? Double ?? 0
+    print("trainingOnSyntheticScenesLearns: validation mean IoU \(meanIoU) after \(lines.count) epochs")
+    #expect(meanIoU > 0.3, "validation mean IoU \(meanIoU)")
+}
