@@ -29,8 +29,14 @@ release: deps
 test: deps
 	$(SWIFT) test
 
+# The main job on sample-data/: train a small U-Net for a few minutes, predict class maps for the
+# scenes and evaluate them against the masks.
 demo: release
-	$(SEGPIPE) inspect --stats sample-data/images/*.tif sample-data/masks/*.png
+	$(SEGPIPE) inspect sample-data/images/scene1.tif sample-data/masks/scene1.png
+	$(SEGPIPE) train --images sample-data/images --masks sample-data/masks --out $(DEMO_OUT)/model.safetensors \
+		--depth 3 --filters 16 --epochs 8 --steps-per-epoch 20 --learning-rate 0.003 --class-weights auto
+	$(SEGPIPE) predict --model $(DEMO_OUT)/model.safetensors --out $(DEMO_OUT)/predictions sample-data/images
+	$(SEGPIPE) evaluate --predictions $(DEMO_OUT)/predictions --truth sample-data/masks
 
 # Regenerates sample-data/ byte for byte (see sample-data/README.md).
 sample-data: release
