@@ -5,7 +5,6 @@ SYSTEM_PACKAGES := libtiff-dev libpng-dev libdnnl-dev pkg-config
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 SEGPIPE := .build/release/segpipe
-DEMO_OUT ?= demo-output
 
 .PHONY: deps build release test demo sample-data corpus-check clean
 
@@ -29,10 +28,10 @@ release: deps
 test: deps
 	$(SWIFT) test
 
-# Trains a small model on sample-data/, predicts its scenes and evaluates them (pipelines/sample.yml);
-# everything goes to demo-output/. The sample scenes are generated first when they are missing.
+# The main job on sample-data/ (pipelines/sample.yml): train a small U-Net for a few minutes,
+# predict class maps for the scenes and evaluate them against the masks, all into demo-output/.
 demo: release
-	@[ -e sample-data/images/scene1.tif ] || $(SEGPIPE) sample-data --out sample-data
+	$(SEGPIPE) inspect sample-data/images/scene1.tif sample-data/masks/scene1.png
 	$(SEGPIPE) run pipelines/sample.yml
 
 # Regenerates sample-data/ byte for byte (see sample-data/README.md).

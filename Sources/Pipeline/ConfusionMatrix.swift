@@ -163,6 +163,9 @@ public struct ConfusionMatrix: Sendable, Equatable {
         ClassMetrics(id: id, truePositives: self[id, id], support: support(of: id), predicted: predicted(as: id))
     }
 
+    /// The IoU of class `id`, NaN when it is neither in the truth nor in the prediction.
+    public func iou(classID id: Int) -> Double { metrics(of: id).iou }
+
     /// The metrics of every id `0 ..< classCount`.
     public var classMetrics: [ClassMetrics] { (0..<classCount).map(metrics(of:)) }
 

@@ -4,17 +4,20 @@ import Raster
 /// Compares predicted class maps with ground truth, scene by scene, streaming rows.
 ///
 /// Every PNG in the predictions folder is a scene; its truth is the file in the truth folder with
-/// the same stem plus `truthSuffix` (`scene7.png` ↔ `scene7.png`, or `scene7_mask.png` with the
-/// suffix `_mask`). Both are read as class ids through `PNGMaskReader` (palette indices or gray
-/// values are ids, RGB colours are mapped through the legend, 255 is "no label"). Truth files
-/// without a prediction are not evaluated and not reported: the predictions decide which scenes
-/// count. Truth must be PNG for now; a TIFF truth is reported as a failure of its scene.
+/// the same stem plus `truthSuffix` and the extension `.png`, `.tif` or `.tiff` (`scene7.png` ↔
+/// `scene7.tif`, or `scene7_mask.png` with the suffix `_mask`). Both are read as class ids by
+/// `ClassMapReader`: a PNG's palette indices or gray values are ids and its RGB colours map
+/// through the legend; a truth TIFF is a single band of ids. 255 is "no label" in both. Truth
+/// files without a prediction are not evaluated and not reported: the predictions decide which
+/// scenes count.
 public struct Evaluator: Sendable {
     public var legend: ClassLegend
     /// Put between the scene's stem and the truth file's extension.
     public var truthSuffix: String
-    /// Rows read per step; memory is this many rows of each file, never the whole image.
-    public var rowsPerRead = 64
+    /// Rows read per step; memory is this many rows of each file, never the whole image. 256 is a
+    /// common TIFF tile height and a multiple of the usual strip heights, so a truth TIFF's
+    /// blocks are decoded once.
+    public var rowsPerRead = 256
 
     /// Extensions tried for a truth file, in this order.
     static let truthExtensions = ["png", "tif", "tiff"]
@@ -87,17 +90,13 @@ public struct Evaluator: Sendable {
     /// The confusion matrix of one prediction against its truth. Errors are one line naming the
     /// file at fault, or both files when their sizes differ.
     public func evaluateScene(prediction predictionPath: String, truth truthPath: String) throws -> ConfusionMatrix {
-        if try RasterFileKind.detect(path: truthPath) == .tiff {
-            throw RasterError(path: truthPath, reason: "truth is a TIFF; evaluate reads PNG truth only for now "
-                + "(prediction \(predictionPath))")
-        }
-        let prediction = try PNGMaskReader(path: predictionPath, legend: legend)
-        let truth = try PNGMaskReader(path: truthPath, legend: legend)
-        let (width, height) = (prediction.info.width, prediction.info.height)
-        guard truth.info.width == width, truth.info.height == height else {
+        let prediction = try ClassMapReader(path: predictionPath, legend: legend)
+        let truth = try ClassMapReader(path: truthPath, legend: legend)
+        let (width, height) = (prediction.width, prediction.height)
+        guard truth.width == width, truth.height == height else {
             throw RasterError(
                 path: predictionPath,
-                reason: "is \(width)×\(height) but its truth \(truthPath) is \(truth.info.width)×\(truth.info.height)")
+                reason: "is \(width)×\(height) but its truth \(truthPath) is \(truth.width)×\(truth.height)")
         }
         var matrix = ConfusionMatrix(legend: legend)
         let step = max(1, rowsPerRead)

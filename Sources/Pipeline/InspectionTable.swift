@@ -16,7 +16,7 @@ public struct InspectionTable: Sendable {
         let cells = [
             info.format.rawValue, "\(info.width)×\(info.height)", "\(info.bands)", info.sampleType.rawValue,
             "\(info.bitsPerSample)", info.planar.rawValue, info.tiled ? "yes" : "no", info.compression,
-            info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { JSONValue.format($0) } ?? "-",
+            info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { $0.isFinite ? JSONValue.format($0) : "\($0)" } ?? "-",
             info.georeferenced ? "yes" : "no",
         ]
         var lines = [([inspection.path] + cells).joined(separator: "\t")]

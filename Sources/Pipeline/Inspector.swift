@@ -34,9 +34,10 @@ public struct Inspection: Sendable {
     }
 
     private static func nodataJSON(_ value: Double?) -> JSONValue {
-        guard let value else { return .null }
-        // JSON has no NaN; a NaN nodata value is reported as the string GDAL writes for it.
-        return value.isNaN ? .string("nan") : .number(value)
+        // JSON has no NaN: a NaN nodata value is written as null, as the corpus's reference
+        // decoders report it; the table form shows "nan".
+        guard let value, value.isFinite else { return .null }
+        return .number(value)
     }
 }
 

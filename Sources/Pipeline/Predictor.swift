@@ -79,10 +79,15 @@ public final class Predictor {
             guard classes.count == config.nClasses else {
                 throw PipelineError(path: options.modelPath, reason: "the legend names \(classes.count) classes but the model has \(config.nClasses)")
             }
-            legend = try ClassLegend(classes: classes.enumerated().map {
-                ClassLegend.Entry(id: UInt8($0.offset + 1), name: $0.element.name,
-                                  color: ClassLegend.Color($0.element.red, $0.element.green, $0.element.blue))
-            })
+            let background = ClassLegend.Entry(id: ClassLegend.backgroundID, name: "background", color: ClassLegend.Color(255, 255, 255))
+            do {
+                legend = try ClassLegend(classes: [background] + classes.enumerated().map {
+                    ClassLegend.Entry(id: UInt8($0.offset + 1), name: $0.element.name,
+                                      color: ClassLegend.Color($0.element.red, $0.element.green, $0.element.blue))
+                })
+            } catch {
+                throw PipelineError(path: options.modelPath, reason: "its class legend is invalid: \(error)")
+            }
         } else {
             legend = config.nClasses == 5 ? .default : .generic(classCount: config.nClasses)
         }

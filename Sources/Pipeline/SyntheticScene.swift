@@ -35,13 +35,26 @@ public struct SyntheticScene: Sendable {
     public let height: Int
     public let seed: UInt64
     let shapes: [PaintedShape]
+    /// For each band of `bucketSize` rows, the shapes that reach into it, last painted first, so
+    /// a pixel is tested only against shapes near it whatever the scene's size.
+    let rowBuckets: [[Int]]
+    static let bucketSize = 64
 
     public init(width: Int, height: Int, seed: UInt64) {
         self.width = width
         self.height = height
         self.seed = seed
         var generator = SplitMix64(seed: seed)
-        shapes = SceneLayout.make(width: width, height: height, generator: &generator)
+        // Long roads and rivers become one shape per segment: same look, tighter bounds.
+        shapes = SceneLayout.make(width: width, height: height, generator: &generator).flatMap { $0.segments }
+        var buckets = [[Int]](repeating: [], count: (height + Self.bucketSize - 1) / Self.bucketSize)
+        for index in shapes.indices.reversed() {
+            let bounds = shapes[index].bounds
+            let first = max(Int((bounds.minY - 0.5).rounded(.down)) / Self.bucketSize, 0)
+            let last = min(Int((bounds.maxY + 0.5).rounded(.up)) / Self.bucketSize, buckets.count - 1)
+            if first <= last { for b in first...last { buckets[b].append(index) } }
+        }
+        rowBuckets = buckets
     }
 
     /// Renders rows `y ..< y + count`: band-major 11-bit samples and the class id of every pixel.
@@ -50,15 +63,22 @@ public struct SyntheticScene: Sendable {
         var classes = [UInt8](repeating: 0, count: count * width)
         let plane = count * width
         var spectrum = [Double](repeating: 0, count: Self.bandCount)
+        let columnBucket = Self.bucketSize
+        var columns = [[Int]](repeating: [], count: (width + columnBucket - 1) / columnBucket)
         for row in 0..<count {
             let py = Double(y + row) + 0.5
-            let candidates = shapes.indices.reversed().filter {
-                shapes[$0].bounds.minY <= py && py <= shapes[$0].bounds.maxY
+            let bucket = rowBuckets.isEmpty ? [] : rowBuckets[min((y + row) / Self.bucketSize, rowBuckets.count - 1)]
+            for c in columns.indices { columns[c].removeAll(keepingCapacity: true) }
+            for index in bucket where shapes[index].bounds.minY <= py && py <= shapes[index].bounds.maxY {
+                let bounds = shapes[index].bounds
+                let first = max(Int(bounds.minX.rounded(.down)) / columnBucket, 0)
+                let last = min(Int(bounds.maxX.rounded(.up)) / columnBucket, columns.count - 1)
+                if first <= last { for c in first...last { columns[c].append(index) } }
             }
             for x in 0..<width {
                 let px = Double(x) + 0.5
                 var hit: PaintedShape?
-                for index in candidates {
+                for index in columns[x / columnBucket] {
                     let shape = shapes[index]
                     if px >= shape.bounds.minX && px <= shape.bounds.maxX && shape.geometry.contains(px, py) {
                         hit = shape
@@ -117,6 +137,17 @@ struct PaintedShape: Sendable {
         self.tint = (0..<SyntheticScene.bandCount).map { _ in 1 + 0.04 * generator.gaussian() }
         self.stripes = stripes.map { ($0.period, cos($0.angle), sin($0.angle)) }
     }
+
+    /// A polyline as one shape per segment with this shape's appearance; other shapes unchanged.
+    var segments: [PaintedShape] {
+        guard case let .polyline(points, halfWidth) = geometry, points.count > 2 else { return [self] }
+        return (1..<points.count).map { i in
+            var part = self
+            part.geometry = .polyline(points: [points[i - 1], points[i]], halfWidth: halfWidth)
+            part.bounds = part.geometry.bounds
+            return part
+        }
+    }
 }
 
 /// Geometric primitives, tested per pixel centre.
@@ -174,6 +205,10 @@ enum SceneLayout {
         func count(_ range: ClosedRange<Int>) -> Int {
             max(1, Int((Double(g.integer(range)) * areaScale).rounded()))
         }
+        // Roads and rivers cross the whole scene, so their number grows with its side.
+        func countAcross(_ range: ClosedRange<Int>) -> Int {
+            max(1, Int((Double(g.integer(range)) * areaScale.squareRoot()).rounded()))
+        }
         var shapes: [PaintedShape] = []
 
         for _ in 0..<count(3...6) {
@@ -193,7 +228,7 @@ enum SceneLayout {
                 shapes.append(PaintedShape(.water, lobe, generator: &g, brightness: 0.95...1.05))
             }
         }
-        for _ in 0..<count(0...1) {
+        for _ in 0..<countAcross(0...1) {
             shapes.append(PaintedShape(.water, meander(w: w, h: h, halfWidth: g.uniform(5, 9), generator: &g),
                                        generator: &g, brightness: 0.95...1.05))
         }
@@ -209,7 +244,7 @@ enum SceneLayout {
         }
 
         var roads: [[(x: Double, y: Double)]] = []
-        for _ in 0..<count(2...4) {
+        for _ in 0..<countAcross(2...4) {
             let road = g.unit() < 0.7
                 ? straightRoad(w: w, h: h, generator: &g)
                 : curvedTrack(w: w, h: h, generator: &g)

@@ -81,7 +81,12 @@ public struct Trainer {
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws {
         if let problem = options.problems.first { throw PipelineError(path: "", reason: problem) }
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
-        let classes = legend.classes.count
+        // The network's output channel k is class id k + 1; background (0) is "no class".
+        let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
+        let classes = foreground.count
+        guard classes >= 1, foreground.map({ Int($0.id) }) == Array(1...classes) else {
+            throw PipelineError(path: options.legendPath ?? "", reason: "class ids must run 1, 2, ... without gaps for training (background is 0)")
+        }
         let resumed: ModelFile? = options.resume ? try loadCheckpoint() : nil
 
         var config = resumed?.config ?? UNetConfig(
@@ -152,7 +157,7 @@ public struct Trainer {
                                        resumedAtBatch: progress.batchesDone, totalBatches: totalBatches,
                                        normalization: normalization, classWeights: config.classWeights, config: config)))
 
-        let classMetadata = legend.classes.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
+        let classMetadata = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
         if progress.batchesDone == 0 { try? FileManager.default.removeItem(atPath: metricsPath) }
         guard progress.batchesDone < totalBatches else { return }
 
@@ -281,7 +286,7 @@ public struct Trainer {
     func validate(_ model: UNetModel, sampler: TileSampler, windows: [(sourceIndex: Int, window: PixelWindow)],
                   readers: ReaderCache, legend: ClassLegend, batchSize: Int) throws -> ValidationResult? {
         guard !windows.isEmpty else { return nil }
-        let classes = legend.classes.count
+        let classes = legend.classes.count - 1
         let painter = ClassPainter(classes: classes)
         var matrix = ConfusionMatrix(classCount: classes + 1)
         var lossSum = 0.0, lossTiles = 0
@@ -298,7 +303,7 @@ public struct Trainer {
             try matrix.add(truth: batch.labels, prediction: predicted)
             start += slice.count
         }
-        let ious = (1...classes).map { (name: legend.classes[$0 - 1].name, iou: matrix.metrics(of: $0).iou) }
+        let ious = (1...classes).map { (name: legend.classes[$0].name, iou: matrix.metrics(of: $0).iou) }
         let defined = ious.map(\.iou).filter { !$0.isNaN }
         return ValidationResult(loss: lossSum / Double(max(lossTiles, 1)), classIoU: ious,
                                 meanIoU: defined.isEmpty ? nil : defined.reduce(0, +) / Double(defined.count))

@@ -190,7 +190,11 @@ public final class TIFFReader {
         guard error == 0 else {
             throw fail("cannot read the offset of \(noun) \(index): \(libtiffError() ?? "corrupt offsets")")
         }
-        guard byteCount > 0 else { throw fail("\(noun) \(index) has no data (byte count 0)") }
+        guard byteCount > 0, offset > 0 else {
+            throw fail("\(noun) \(index) has no data (offset \(offset), byte count \(byteCount))")
+        }
+        // Nothing can be stored inside the 8 or 16-byte file header.
+        guard offset >= (info.bigTIFF ? 16 : 8) else { throw fail("\(noun) \(index) starts inside the file header (offset \(offset))") }
         guard offset < UInt64(fileSize), byteCount <= UInt64(fileSize) - offset else {
             throw fail("\(noun) \(index) (\(byteCount) bytes at offset \(offset)) lies past the end of the \(fileSize)-byte file")
         }

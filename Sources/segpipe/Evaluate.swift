@@ -11,8 +11,9 @@ struct Evaluate: ParsableCommand {
             (scene7.png ↔ scene7.png, or scene7_mask.png with --truth-suffix _mask) and reports \
             per class IoU, F1, precision, recall and support, the overall scores and the \
             confusion matrix, per scene and in total. Pixels whose truth is 255 (no label) or \
-            whose prediction is 255 (nodata) are left out and counted as ignored. Truth masks \
-            must be PNG. Exits 1 when any scene could not be evaluated.
+            whose prediction is 255 (nodata) are left out and counted as ignored. Truth masks are \
+            PNG class maps or single-band class-id TIFFs (.png, .tif, .tiff). Exits 1 when any \
+            scene could not be evaluated.
             """)
 
     @Option(help: ArgumentHelp("Folder of predicted class-map PNGs.", valueName: "DIR"))
@@ -38,6 +39,9 @@ struct Evaluate: ParsableCommand {
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw ValidationError("\(option) \(path): no such folder")
             }
+        }
+        if let legend, !FileManager.default.fileExists(atPath: legend) {
+            throw ValidationError("--legend \(legend): no such file")
         }
         if truthSuffix.contains("/") {
             throw ValidationError("--truth-suffix must not contain '/'")

@@ -44,6 +44,7 @@ private func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-12 }
     #expect(close(c2.f1, 0.8))
     #expect(close(c2.precision, 2.0 / 3.0))
     #expect(c2.recall == 1)
+    #expect(m.iou(classID: 1) == 0.25)
 }
 
 @Test func overallScoresMatchHandComputedValues() throws {

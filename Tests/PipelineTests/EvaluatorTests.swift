@@ -26,6 +26,56 @@ private func writeClassMap(_ path: String, width: Int, _ ids: [UInt8], legend: C
     try writer.finish()
 }
 
+/// Writes `values` (row-major, band-interleaved, `width` wide) as an uncompressed 8-bit
+/// single-strip TIFF, with a GDAL nodata tag when `nodata` is given. Built byte by byte so the
+/// test needs no TIFF writer.
+private func writeClassTIFF(_ path: String, width: Int, _ values: [UInt8], bands: Int = 1,
+                            nodata: String? = nil) throws {
+    var entries: [(tag: UInt16, type: UInt16, count: UInt32, value: UInt32)] = []
+    let height = values.count / (width * bands)
+    var nodataBytes: [UInt8] = nodata.map { Array($0.utf8) + [0] } ?? []
+    if nodataBytes.count % 2 == 1 { nodataBytes.append(0) }
+    let tagCount = nodata == nil ? 10 : 11
+    let ifdSize = 2 + 12 * tagCount + 4
+    let dataOffset = UInt32(8 + ifdSize)
+    let nodataOffset = dataOffset + UInt32(values.count)
+    let short: UInt16 = 3, long: UInt16 = 4, ascii: UInt16 = 2
+    entries.append((256, long, 1, UInt32(width)))
+    entries.append((257, long, 1, UInt32(height)))
+    entries.append((258, short, 1, 8))
+    entries.append((259, short, 1, 1))  // no compression
+    entries.append((262, short, 1, 1))  // min-is-black
+    entries.append((273, long, 1, dataOffset))
+    entries.append((277, short, 1, UInt32(bands)))
+    entries.append((278, long, 1, UInt32(height)))
+    entries.append((279, long, 1, UInt32(values.count)))
+    entries.append((284, short, 1, 1))  // contiguous
+    if let nodata { entries.append((42113, ascii, UInt32(nodata.utf8.count + 1), nodataOffset)) }
+
+    var bytes: [UInt8] = [0x49, 0x49, 42, 0, 8, 0, 0, 0]
+    func append16(_ v: UInt16) { bytes += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+    func append32(_ v: UInt32) { for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(v >> UInt32(shift) & 0xFF)) } }
+    append16(UInt16(entries.count))
+    for entry in entries {
+        append16(entry.tag)
+        append16(entry.type)
+        append32(entry.count)
+        if entry.type == short {
+            append16(UInt16(entry.value))
+            append16(0)
+        } else if entry.type == ascii && entry.count <= 4 {
+            // Values of four bytes or fewer live in the entry itself.
+            bytes += nodataBytes.prefix(4) + [UInt8](repeating: 0, count: 4 - min(4, nodataBytes.count))
+        } else {
+            append32(entry.value)
+        }
+    }
+    append32(0)
+    bytes += values
+    if nodataBytes.count > 4 { bytes += nodataBytes }
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+}
+
 private let width = 4
 /// 4×3: background, buildings (1) and water (5); one unlabelled pixel.
 private let truthIDs: [UInt8] = [
@@ -149,24 +199,66 @@ private let truthIDs: [UInt8] = [
     #expect(report.scenes.first?.truthPath == folders.truth + "/scene7_mask.png")
 }
 
-@Test func unreadableTIFFAndAmbiguousTruthAreFailures() throws {
+@Test func unreadableAndAmbiguousTruthAreFailures() throws {
     let folders = try EvaluationFolders()
     defer { folders.remove() }
     try writeClassMap(folders.predictions + "/a.png", width: width, truthIDs)
     try writeClassMap(folders.predictions + "/b.png", width: width, truthIDs)
     try writeClassMap(folders.predictions + "/c.png", width: width, truthIDs)
-    // A TIFF header is enough: the evaluator recognises the signature before reading.
+    // A TIFF header whose first directory lies past the end of the file.
     try Data([0x49, 0x49, 42, 0, 8, 0, 0, 0]).write(to: URL(fileURLWithPath: folders.truth + "/a.tif"))
     try writeClassMap(folders.truth + "/b.png", width: width, truthIDs)
-    try Data([0x49, 0x49, 42, 0, 8, 0, 0, 0]).write(to: URL(fileURLWithPath: folders.truth + "/b.tiff"))
+    try writeClassTIFF(folders.truth + "/b.tiff", width: width, truthIDs)
     try Data("not a png".utf8).write(to: URL(fileURLWithPath: folders.truth + "/c.png"))
 
     let report = try Evaluator().evaluate(predictions: folders.predictions, truth: folders.truth)
     #expect(report.scenes.isEmpty)
     #expect(report.failures.count == 3)
-    #expect(report.failures[0].message.hasPrefix("\(folders.truth)/a.tif: truth is a TIFF"))
+    #expect(report.failures[0].message.hasPrefix("\(folders.truth)/a.tif: not a readable TIFF"))
     #expect(report.failures[1].message.contains("more than one truth file: \(folders.truth)/b.png and \(folders.truth)/b.tiff"))
     #expect(report.failures[2].message.hasPrefix("\(folders.truth)/c.png: "))
+    for failure in report.failures { #expect(!failure.message.contains("\n")) }
+}
+
+@Test func singleBandTIFFTruthIsReadAsClassIdsWithItsNodataIgnored() throws {
+    let folders = try EvaluationFolders()
+    defer { folders.remove() }
+    var truth = truthIDs
+    truth[11] = 200  // the declared nodata value
+    try writeClassTIFF(folders.truth + "/scene1.tif", width: width, truth, nodata: "200")
+    var predicted = truthIDs
+    predicted[5] = 1
+    predicted[11] = 3
+    try writeClassMap(folders.predictions + "/scene1.png", width: width, predicted)
+
+    var evaluator = Evaluator()
+    evaluator.rowsPerRead = 2  // several windows, the last one short
+    let report = try evaluator.evaluate(predictions: folders.predictions, truth: folders.truth)
+    #expect(report.failures.isEmpty)
+    let m = try #require(report.scenes.first).matrix
+    #expect(m.ignoredPixels == 1)
+    #expect(m.rows[0] == [4, 1, 0, 0, 0, 0])
+    #expect(m.rows[1] == [0, 4, 0, 0, 0, 0])
+    #expect(m.rows[5] == [0, 0, 0, 0, 0, 2])
+}
+
+@Test func tiffTruthWithSeveralBandsOrUnknownValuesFails() throws {
+    let folders = try EvaluationFolders()
+    defer { folders.remove() }
+    try writeClassMap(folders.predictions + "/bands.png", width: width, truthIDs)
+    try writeClassMap(folders.predictions + "/value.png", width: width, truthIDs)
+    try writeClassTIFF(folders.truth + "/bands.tif", width: width, truthIDs + truthIDs, bands: 2)
+    var truth = truthIDs
+    truth[9] = 9
+    try writeClassTIFF(folders.truth + "/value.tif", width: width, truth)
+
+    let report = try Evaluator().evaluate(predictions: folders.predictions, truth: folders.truth)
+    #expect(report.scenes.isEmpty)
+    #expect(report.failures.map(\.message) == [
+        "\(folders.truth)/bands.tif: has 2 bands; a class-map TIFF must be a single band of class ids",
+        "\(folders.truth)/value.tif: value 9 at pixel (1, 2) is not a class id of the legend "
+            + "(ids 0, 1, 2, 3, 4, 5; 255 = no label)",
+    ])
 }
 
 @Test func unknownIdsInAPredictionAreFailuresNamingTheFileAndPixel() throws {

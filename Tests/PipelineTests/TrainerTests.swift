@@ -42,6 +42,8 @@ final class StopAfter: Sendable {
 
     let a = try ModelFile(contentsOfFile: folder.file("straight.last.safetensors"))
     let b = try ModelFile(contentsOfFile: folder.file("split.last.safetensors"))
+    #expect(a.config.nClasses == 5)
+    #expect(a.classes?.map(\.name) == ["buildings", "roads & tracks", "trees", "crops", "water"])
     #expect(a.parameters == b.parameters)
     #expect(a.training == b.training)
     let metrics = try String(contentsOfFile: folder.file("split.metrics.jsonl"), encoding: .utf8)
@@ -59,7 +61,8 @@ final class StopAfter: Sendable {
 }
 
 /// A small U-Net trained for about a minute on synthetic scenes like sample-data's must separate
-/// the classes far better than chance.
+/// the classes far better than chance. Measured with this configuration: validation mean IoU
+/// 0.16–0.24 for the first 8 epochs, then 0.51 at epoch 9 and 0.93 at epoch 16.
 @Test func trainingOnSyntheticScenesLearns() throws {
     let folder = try TemporaryDirectory()
     try SampleDataset(sceneCount: 3, width: 160, height: 160, seed: 2026).write(to: folder.path)
@@ -67,16 +70,16 @@ final class StopAfter: Sendable {
     options.tileSize = 64
     options.filters = 8
     options.batchSize = 8
-    options.epochs = 8
+    options.epochs = 16
     options.stepsPerEpoch = 15
     options.learningRate = 3e-3
     options.dropout = 0.1
     options.autoClassWeights = true
     try Trainer(options: options).run()
     let lines = try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
-    #expect(lines.count == 8)
+    #expect(lines.count == 16)
     let last = try JSONSerialization.jsonObject(with: Data(lines.last!.utf8)) as? [String: Any]
     let meanIoU = last?["meanIoU"] as? Double ?? 0
     print("trainingOnSyntheticScenesLearns: validation mean IoU \(meanIoU) after \(lines.count) epochs")
-    #expect(meanIoU > 0.3, "validation mean IoU \(meanIoU)")
+    #expect(meanIoU > 0.6, "validation mean IoU \(meanIoU)")
 }

@@ -44,13 +44,16 @@ struct TIFFFixture {
     }
 
     func write(to path: String) throws {
-        var messages = ctiff_messages()
+        // libtiff keeps the pointer for the handle's lifetime, so it cannot be a Swift `&` temporary.
+        let messages = UnsafeMutablePointer<ctiff_messages>.allocate(capacity: 1)
+        messages.initialize(to: ctiff_messages())
+        defer { messages.deallocate() }
         let mode = "w" + (bigTIFF ? "8" : "") + (bigEndian ? "b" : "l")
-        guard let tif = ctiff_open(path, mode, &messages, 0) else { throw WriteError(description: "open \(path)") }
+        guard let tif = ctiff_open(path, mode, messages, 0) else { throw WriteError(description: "open \(path)") }
         defer { TIFFClose(tif) }
         func check(_ ok: Int32, _ what: String) throws {
             if ok != 1 {
-                let text = withUnsafeBytes(of: messages.lastError) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let text = withUnsafeBytes(of: messages.pointee.lastError) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
                 throw WriteError(description: "\(what): \(text)")
             }
         }

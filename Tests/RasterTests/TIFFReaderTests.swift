@@ -19,7 +19,8 @@ private func roundTrip(
     #expect(maximumDifference(whole, expected) <= tolerance, "\(label)", sourceLocation: sourceLocation)
     for window in windows {
         let part = try reader.readWindow(window)
-        #expect(part == crop(whole, window), "window \(window)", sourceLocation: sourceLocation)
+        let same = part == crop(whole, window)
+        #expect(same, "window \(window)", sourceLocation: sourceLocation)
     }
     return reader
 }
@@ -256,7 +257,8 @@ func maximumDifference(_ a: RasterBuffer, _ b: RasterBuffer) -> Float {
         #expect(reader.info.pages == 3)
         let full = PixelWindow(x: 0, y: 0, width: fixture.width, height: fixture.height)
         for page in [2, 0, 1, 1] {
-            #expect(try reader.readWindow(full, page: page) == fixture.expected(page: page))
+            let same = try reader.readWindow(full, page: page) == fixture.expected(page: page)
+            #expect(same, "page \(page)")
         }
         #expect(throws: RasterError.self) { try reader.readWindow(full, page: 3) }
     }
