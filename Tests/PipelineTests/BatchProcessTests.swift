@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func aRunKilledMidwayLeavesNoPartialFileAndTheNextCompletesWhatIsMissing() throws {
-        let fixture = try BatchFixture(scenes: 8, size: 192)
+        let fixture = try BatchFixture(scenes: 6, size: 160)
         let running = try SegpipeProcess(segpipe, ["run", fixture.folder.file("p.yml")], in: fixture.folder)
         let deadline = Date(timeIntervalSinceNow: 60)
         while !fixture.visibleFiles().contains(where: { $0.hasSuffix(".png") }) && Date() < deadline && running.process.isRunning {
