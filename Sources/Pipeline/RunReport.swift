@@ -34,7 +34,7 @@ public struct RunReport: Codable, Sendable {
 
     public func write(to folder: String, shard: Shard) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = ISO8601Time.encoding
         try AtomicFile.write(try encoder.encode(self), to: (folder as NSString).appendingPathComponent(Self.fileName(for: shard)))
     }

@@ -55,7 +55,7 @@ public struct SceneManifest: Sendable {
     /// Writes `records` (this run's share) as `fileName(for: shard)` in `folder`, atomically.
     public static func write(_ records: [Record], to folder: String, shard: Shard) throws {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = ISO8601Time.encoding
         let data = try encoder.encode(File(records: records.sorted { $0.scene < $1.scene }))
         try AtomicFile.write(data, to: (folder as NSString).appendingPathComponent(fileName(for: shard)))

@@ -52,7 +52,13 @@ struct Run: ParsableCommand {
         }
         configured.stopRequested = { stopSignal.load(ordering: .relaxed) != 0 }
         let display = ProgressDisplay()
-        if !quiet { configured.onTrainingEvent = { display.show($0) } }
+        if !quiet {
+            // The display prints through stdio, the run log unbuffered: flush so lines stay in order in a file.
+            configured.onTrainingEvent = { event in
+                display.show(event)
+                fflush(nil)
+            }
+        }
         do {
             let outcome = try configured.run()
             display.finish()
