@@ -193,15 +193,18 @@ public struct BatchPrediction {
     }
 
     /// Removes temporary files that killed runs left: any `.NAME.tmp-PID-*` of a dead process,
-    /// and the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes (which only this run,
-    /// holding this shard's lock, may be writing).
+    /// the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes (which only this run, holding
+    /// this shard's lock, may be writing), and, when unsharded (so no other run writes here),
+    /// Foundation's `.dat.nosync*` from atomic writes of world files.
     func removeLeftovers(of keys: [String]) {
         let folder = outputFolder
         AtomicFile.removeStaleTemporaries(in: folder)
         let prefixes = keys.map { "." + ($0 as NSString).deletingPathExtension + ".png." }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix) {
-            unlink((folder as NSString).appendingPathComponent(name))
+        for name in names where name.hasPrefix(".") {
+            let pngTemporary = name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix)
+            let foundationTemporary = shard.isWhole && name.hasPrefix(".dat.nosync")
+            if pngTemporary || foundationTemporary { unlink((folder as NSString).appendingPathComponent(name)) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Raster
+import Synchronization
 import UNet
 import Testing
 @testable import Pipeline
@@ -75,4 +76,41 @@ import Testing
         withExtendedLifetime(held) {}
     }
     #expect(try fixture.run().done == 1)
+}
+
+@Test func leftoversOfDeadRunsAreRemovedAndThoseOfLiveOnesKept() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let maps = fixture.folder.file("maps")
+    try FileManager.default.createDirectory(atPath: maps, withIntermediateDirectories: true)
+    let finished = Process()
+    finished.executableURL = URL(fileURLWithPath: "/bin/true")
+    try finished.run()
+    finished.waitUntilExit()
+    let dead = finished.processIdentifier
+    let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",
+                 ".other.tif.tmp-\(getpid())-3"]
+    for name in names { _ = FileManager.default.createFile(atPath: "\(maps)/\(name)", contents: Data([1])) }
+    #expect(try fixture.run().done == 1)
+    let hidden = try FileManager.default.contentsOfDirectory(atPath: maps).filter { $0.hasPrefix(".") }.sorted()
+    #expect(hidden == [".other.tif.tmp-\(getpid())-3", ".segpipe.lock"])
+}
+
+@Test func aDryRunSaysWhatItWouldDoAndWritesNothing() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    let lines = LockedLines()
+    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")),
+                                    log: RunLog(level: .normal) { line, _ in lines.append(line) })
+    try runner.dryRun()
+    #expect(lines.all.last == "predict: would predict 2 of 2 scenes")
+    #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("maps")))
+    _ = try fixture.run()
+    try runner.dryRun()
+    #expect(lines.all.last == "predict: would predict 0 of 2 scenes")
+}
+
+/// Collects log lines from a `@Sendable` sink.
+final class LockedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    var all: [String] { lines.withLock { $0 } }
 }
