@@ -26,8 +26,9 @@ public struct PipelineRunner {
         self.shard = shard
         self.log = log
         if !shard.isWhole, let whole = stages.first(where: { $0.kind != .predict }) {
+            let predict = stages.first { $0.kind == .predict }?.name ?? "NAME"
             throw PipelineFileError(path: file.path, at: whole.position,
-                                    "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage NAME_OF_PREDICT_STAGE")
+                                    "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage \(predict)")
         }
         try file.check(stages)
     }
