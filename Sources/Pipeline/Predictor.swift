@@ -97,8 +97,7 @@ public final class Predictor {
             throw PipelineError(path: "", reason: "--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
         }
         painter = ClassPainter(mode: options.paint, threshold: options.threshold, classes: config.nClasses)
-        let tilesPerForward = options.batchSize * (options.testTimeAugmentation ? DihedralTransform.allCases.count : 1)
-        model = try file.makeModel(precision: options.precision, batchSize: tilesPerForward)
+        model = try file.makeModel(precision: options.precision)
     }
 
     /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted.
