@@ -200,7 +200,8 @@ public final class TIFFReader {
         }
         let needed = layout.rowsStored(inChunkRow: row) * layout.chunkRowBytes
         if let expansion = layout.maximumExpansion, UInt64(needed) > byteCount * UInt64(expansion) + 1024 {
-            throw fail("\(noun) \(index) holds \(byteCount) bytes, too few for the \(needed) bytes its \(TIFFPageLayout.compressionName(layout.compression)) samples need")
+            let codec = TIFFPageLayout.compressionName(layout.compression)
+            throw fail("\(noun) \(index) holds \(byteCount) bytes, too few for the \(needed) bytes of samples it must decode to (compression \(codec))")
         }
     }
 
