@@ -112,6 +112,10 @@ public final class TIFFReader {
             throw fail("compression \(TIFFPageLayout.compressionName(layout.compression)) (\(layout.compression)) is not supported by this libtiff")
         }
 
+        guard layout.chunkBytes <= TIFFPageLayout.maximumChunkBytes else {
+            throw fail("one \(layout.tiled ? "tile" : "strip") decodes to \(layout.chunkBytes) bytes, over the \(TIFFPageLayout.maximumChunkBytes >> 20) MiB this reader holds at once; rewrite the file tiled")
+        }
+
         let firstRow = window.y / layout.chunkHeight
         let lastRow = (window.y + window.height - 1) / layout.chunkHeight
         let firstColumn = window.x / layout.chunkWidth
