@@ -104,6 +104,8 @@ public final class TIFFReader {
     /// Reads a window of a page as Float32, band-major: the stored sample values unscaled
     /// (palette images give indices, MinIsWhite is not inverted, JPEG YCbCr comes out as RGB).
     public func readWindow(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> RasterBuffer {
+        // Only errors from this read may explain its failure.
+        messages.pointee.errorCount = 0
         let layout = try select(page: page)
         guard window.fits(width: layout.width, height: layout.height) else {
             throw fail("window \(window) lies outside the \(layout.width)×\(layout.height) page \(page)")
