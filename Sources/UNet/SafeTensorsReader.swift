@@ -45,6 +45,11 @@ public struct SafeTensorsReader: Sendable {
     private let data: Data
 
     public init(path: String) throws {
+        // A FIFO or device would block or never end; only regular files are read.
+        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
+           type != .typeRegular {
+            throw ModelFileError(path: path, reason: "not a regular file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)

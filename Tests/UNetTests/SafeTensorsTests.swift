@@ -132,6 +132,11 @@ func fixtureURL(_ name: String) throws -> URL {
         let error = try #require(throws: ModelFileError.self) { try SafeTensorsReader(path: "/nonexistent/m.safetensors") }
         #expect(error.path == "/nonexistent/m.safetensors")
         #expect(error.reason.hasPrefix("cannot read"))
+
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let notAFile = try #require(throws: ModelFileError.self) { try SafeTensorsReader(path: folder.path) }
+        #expect(notAFile.reason == "not a regular file")
     }
 
     @Test func integerTensorsAreListedButNotConverted() throws {
