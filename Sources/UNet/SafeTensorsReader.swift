@@ -46,7 +46,8 @@ public struct SafeTensorsReader: Sendable {
 
     public init(path: String) throws {
         // A FIFO or device would block or never end; only regular files are read.
-        if let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType,
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        if let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType,
            type != .typeRegular {
             throw ModelFileError(path: path, reason: "not a regular file")
         }
