@@ -79,7 +79,7 @@ public struct Trainer {
 
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws {
-        if let problem = options.problems.first { throw PipelineError(path: "", reason: problem) }
+        if let problem = options.problems.first { throw UsageError(problem) }
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
         // The network's output channel k is class id k + 1; background (0) is "no class".
         let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
@@ -99,7 +99,7 @@ public struct Trainer {
         let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
                                                channels: resumed?.config.nChannels ?? firstSceneBands(), classes: classes)
         config.nChannels = dataset.scenes[0].bands
-        if let problem = config.problems.first { throw PipelineError(path: "", reason: problem) }
+        if let problem = config.problems.first { throw UsageError(problem) }
 
         let heldOut = Set(options.validationScenes)
         for name in heldOut where !dataset.scenes.contains(where: { $0.name == name }) {
@@ -110,6 +110,8 @@ public struct Trainer {
             return scene.height - Int((Double(scene.height) * options.validationFraction).rounded())
         }
         let masks = try MaskCache(dataset: dataset, classes: classes, legend: legend, trainingRows: trainingRows)
+        // Loader threads read the converted label files until the run ends; keep the folder until then.
+        defer { withExtendedLifetime(masks) {} }
         let sources = dataset.scenes.compactMap { scene -> TileSampler.Source? in
             guard let labels = masks.labelPaths[scene.name] else { return nil }
             return TileSampler.Source(scene: scene, labelPath: labels, trainingRows: trainingRows(scene))
