@@ -57,8 +57,10 @@ public final class TIFFReader {
 
         let messages = UnsafeMutablePointer<ctiff_messages>.allocate(capacity: 1)
         messages.initialize(to: ctiff_messages())
-        // 'O' loads strip and tile offsets on demand, so a forged tile count costs nothing.
-        guard let tif = ctiff_open(path, "rO", messages, Self.libtiffAllocationLimit) else {
+        // 'O' loads strip and tile offsets on demand, so a forged tile count costs nothing; 'm'
+        // reads with read(2) instead of mapping the file, so resident memory is what segpipe
+        // holds rather than every page of the file it has touched.
+        guard let tif = ctiff_open(path, "rOm", messages, Self.libtiffAllocationLimit) else {
             let reason = Self.lastError(messages, path: path) ?? "cannot open"
             messages.deallocate()
             throw RasterError(path: path, reason: "not a readable TIFF: \(reason)")
