@@ -3,35 +3,6 @@ import Raster
 import Tiling
 import UNet
 
-/// Everything `segpipe predict` can be told.
-public struct PredictionOptions: Sendable {
-    public var modelPath: String
-    public var outputDirectory: String
-    /// Pixels shared by neighbouring tiles; nil takes `Predictor.defaultOverlap`.
-    public var overlap: Int?
-    public var testTimeAugmentation = false
-    public var writeProbabilities = false
-    public var threshold: Float = 0.5
-    public var paint: ClassPainter.Mode = .argmax
-    public var batchSize = 8
-    public var precision: Precision = .f32
-
-    public init(modelPath: String, outputDirectory: String) {
-        self.modelPath = modelPath
-        self.outputDirectory = outputDirectory
-    }
-}
-
-/// What predicting one scene produced.
-public struct ScenePrediction: Sendable {
-    public var scene: String
-    public var outputs: [String]
-    public var seconds: Double
-    public var tiles: Int
-    /// Share of valid pixels painted with each class id 0...classes.
-    public var classFractions: [Double]
-}
-
 /// Predicts class maps with a sliding window (`segpipe predict`).
 ///
 /// A scene is read one tile row at a time (a band `tileSize` rows tall across the width, mirrored
@@ -64,6 +35,7 @@ public final class Predictor {
     public let legend: ClassLegend
     let painter: ClassPainter
 
+    /// Loads the model file and checks the options (an impossible one is a `UsageError`).
     public init(options: PredictionOptions) throws {
         self.options = options
         guard options.batchSize >= 1 && options.batchSize <= 1024 else {

@@ -2,65 +2,6 @@ import Foundation
 import Raster
 import UNet
 
-/// What the trainer reports as it goes; the command line decides how to show it.
-public enum TrainingEvent: Sendable {
-    case prepared(TrainingPlan)
-    case step(epoch: Int, step: Int, loss: Float, tilesPerSecond: Double, etaSeconds: Double)
-    case epochFinished(EpochMetrics)
-    case checkpointWritten(path: String)
-}
-
-/// The run as decided before the first step.
-public struct TrainingPlan: Sendable {
-    public var scenes: Int
-    public var validationTiles: Int
-    public var resumedAtBatch: Int
-    public var totalBatches: Int
-    public var normalization: Normalization
-    public var classWeights: [Double]
-    public var config: UNetConfig
-}
-
-/// One epoch's figures, also written as a line of the metrics file.
-public struct EpochMetrics: Sendable {
-    public var epoch: Int
-    public var step: Int
-    public var trainingLoss: Double
-    public var validationLoss: Double?
-    public var classIoU: [(name: String, iou: Double)]
-    public var meanIoU: Double?
-    public var tilesPerSecond: Double
-    /// Share of the epoch's wall time the trainer waited for batches.
-    public var loaderWaitShare: Double
-    public var seconds: Double
-
-    public var json: JSONValue {
-        .object([
-            ("epoch", JSONValue(epoch)), ("step", JSONValue(step)), ("trainingLoss", .number(trainingLoss)),
-            ("validationLoss", JSONValue(validationLoss)),
-            ("iou", .object(classIoU.map { ($0.name, .number($0.iou)) })), ("meanIoU", JSONValue(meanIoU)),
-            ("tilesPerSecond", .number(tilesPerSecond)), ("loaderWaitShare", .number(loaderWaitShare)),
-            ("seconds", .number(seconds)),
-        ])
-    }
-}
-
-/// Thrown after a stop request (SIGINT, SIGTERM) once the checkpoint is safely written.
-public struct TrainingInterrupted: Error, CustomStringConvertible, Sendable {
-    public var checkpoint: String
-    public var description: String { "training interrupted; resume with --resume from \(checkpoint)" }
-}
-
-/// Where a run stands, stored in the last checkpoint so `--resume` continues exactly.
-struct TrainingProgress: Codable, Equatable {
-    var batchesDone: Int
-    var bestValidationLoss: Double?
-    var seed: UInt64
-    var stepsPerEpoch: Int
-    var batchSize: Int
-    var classWeights: [Double]
-}
-
 /// Trains a U-Net on a dataset of scenes and masks (`segpipe train`).
 public struct Trainer {
     public var options: TrainingOptions
@@ -77,6 +18,9 @@ public struct Trainer {
         return base + suffix
     }
 
+    /// Runs (or, with `options.resume`, continues) training: checks the dataset, computes the
+    /// normalisation, then trains epoch by epoch, writing metrics and checkpoints. Throws
+    /// `TrainingInterrupted` after saving a checkpoint once `stopRequested` returns true.
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws {
         if let problem = options.problems.first { throw UsageError(problem) }
