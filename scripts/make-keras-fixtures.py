@@ -32,8 +32,6 @@ import tensorflow as tf
 from keras import layers
 from safetensors.numpy import save_file
 
-keras.config.set_floatx("float64")
-
 CONFIG = {
     "n_classes": 3, "n_channels": 4, "tile_size": 32, "n_filters_start": 4,
     "growth_factor": 2, "depth": 2, "upsampling": "transpose", "dropout": 0.0,
@@ -181,6 +179,7 @@ def make(mode, out_dir):
 
 
 def main():
+    keras.config.set_floatx("float64")
     here = os.path.dirname(os.path.abspath(__file__))
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "Tests", "UNetTests", "Fixtures")
     os.makedirs(out_dir, exist_ok=True)

@@ -16,7 +16,14 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
     private let capacity: Int
     private var stopped = false
     private var runningProducers = 0
-    public private(set) var waitingSeconds: Double = 0
+    private var waited: Double = 0
+
+    /// Seconds the consumer has spent waiting for batches.
+    public var waitingSeconds: Double {
+        condition.lock()
+        defer { condition.unlock() }
+        return waited
+    }
 
     /// Produces items `first..<end` with `producers` threads; `make` must be safe to call from any thread.
     public init(first: Int, end: Int, capacity: Int, producers: Int,
@@ -70,7 +77,7 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
         guard nextToTake < end, !stopped else { return nil }
         let started = Date()
         while ready[nextToTake] == nil && !stopped { condition.wait() }
-        waitingSeconds += Date().timeIntervalSince(started)
+        waited += Date().timeIntervalSince(started)
         guard let result = ready.removeValue(forKey: nextToTake) else { return nil }
         nextToTake += 1
         condition.broadcast()

@@ -43,9 +43,6 @@ public struct Inspection: Sendable {
 
 /// Reads headers and streams statistics for `segpipe inspect`.
 public enum Inspector {
-    /// Samples read per window while computing statistics: bounds memory whatever the image size.
-    static let samplesPerWindow = 4 << 20
-
     /// Inspects one file. `window` restricts the statistics to part of the first page.
     public static func inspect(path: String, statistics: Bool, window: PixelWindow? = nil) -> Inspection {
         do {
@@ -85,24 +82,9 @@ public enum Inspector {
     }
 
     static func tiffStatistics(_ reader: TIFFReader, path: String, window: PixelWindow?) throws -> [BandStatistics] {
-        let info = reader.info
-        let area = try checkedWindow(window, info: info, path: path)
-        var accumulator = BandStatisticsAccumulator(bands: info.bands)
-        // Windows follow the file's own blocks (tile rows or strips), so each block decodes once.
-        let block = reader.blockSize
-        let columnsPerWindow = min(area.width, max(block.width, (samplesPerWindow / max(info.bands * block.height, 1)) / block.width * block.width))
-        var y = area.y
-        while y < area.y + area.height {
-            let nextBoundary = (y / block.height + 1) * block.height
-            let rows = min(nextBoundary, area.y + area.height) - y
-            var x = area.x
-            while x < area.x + area.width {
-                let columns = min(columnsPerWindow, area.x + area.width - x)
-                accumulator.add(try reader.readWindow(PixelWindow(x: x, y: y, width: columns, height: rows)))
-                x += columns
-            }
-            y += rows
-        }
+        let area = try checkedWindow(window, info: reader.info, path: path)
+        var accumulator = BandStatisticsAccumulator(bands: reader.info.bands)
+        try BlockReader(reader).forEachWindow(in: area) { _, buffer in accumulator.add(buffer) }
         return accumulator.statistics
     }
 
@@ -110,7 +92,7 @@ public enum Inspector {
         let info = reader.info
         let area = try checkedWindow(window, info: info, path: path)
         var accumulator = BandStatisticsAccumulator(bands: info.bands)
-        let rowsPerRead = max(1, samplesPerWindow / max(info.bands * info.width, 1))
+        let rowsPerRead = max(1, BlockReader.samplesPerWindow / max(info.bands * info.width, 1))
         var y = 0
         while y < area.y + area.height {
             let rows = min(rowsPerRead, area.y + area.height - y)

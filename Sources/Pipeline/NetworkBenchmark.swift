@@ -49,7 +49,10 @@ public struct NetworkBenchmark: Sendable {
         if warmUpSteps < 0 { throw InvalidOption(description: "warm-up steps must not be negative (got \(warmUpSteps))") }
         if let problem = config.problems.first { throw InvalidOption(description: "invalid network: \(problem)") }
 
-        let model = try UNetModel(config: config, seed: seed, precision: precision, batchSize: batchSize)
+        // A batch size makes the model build its training graph up front, which prediction
+        // never uses and which would inflate its peak memory.
+        let model = try UNetModel(config: config, seed: seed, precision: precision,
+                                  batchSize: mode == .train ? batchSize : nil)
         var random = SplitMix64(seed: seed ^ 0x5EED)
         let side = config.tileSize
         let input = HostTensor(

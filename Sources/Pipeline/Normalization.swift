@@ -25,6 +25,7 @@ public struct Normalization: Sendable, Equatable {
         self.scale = scale.map { $0 > 0 && $0.isFinite ? $0 : 1 }
     }
 
+    /// Passes values through unchanged.
     public static func identity(bands: Int) -> Normalization {
         Normalization(mode: .none, centre: [Float](repeating: 0, count: bands), scale: [Float](repeating: 1, count: bands))
     }

@@ -15,6 +15,7 @@ public enum NormalizationStatistics {
 
     static let histogramBins = 4096
 
+    /// Streams the regions once (twice for `percentile`) and returns the normalisation of `mode`.
     public static func compute(mode: Normalization.Mode, regions: [Region], bands: Int) throws -> Normalization {
         switch mode {
         case .none:

@@ -3,35 +3,6 @@ import Raster
 import Tiling
 import UNet
 
-/// Everything `segpipe predict` can be told.
-public struct PredictionOptions: Sendable {
-    public var modelPath: String
-    public var outputDirectory: String
-    /// Pixels shared by neighbouring tiles; nil takes `Predictor.defaultOverlap`.
-    public var overlap: Int?
-    public var testTimeAugmentation = false
-    public var writeProbabilities = false
-    public var threshold: Float = 0.5
-    public var paint: ClassPainter.Mode = .argmax
-    public var batchSize = 8
-    public var precision: Precision = .f32
-
-    public init(modelPath: String, outputDirectory: String) {
-        self.modelPath = modelPath
-        self.outputDirectory = outputDirectory
-    }
-}
-
-/// What predicting one scene produced.
-public struct ScenePrediction: Sendable {
-    public var scene: String
-    public var outputs: [String]
-    public var seconds: Double
-    public var tiles: Int
-    /// Share of valid pixels painted with each class id 0...classes.
-    public var classFractions: [Double]
-}
-
 /// Predicts class maps with a sliding window (`segpipe predict`).
 ///
 /// A scene is read one tile row at a time (a band `tileSize` rows tall across the width, mirrored
@@ -64,13 +35,14 @@ public final class Predictor {
     public let legend: ClassLegend
     let painter: ClassPainter
 
+    /// Loads the model file and checks the options (an impossible one is a `UsageError`).
     public init(options: PredictionOptions) throws {
         self.options = options
         guard options.batchSize >= 1 && options.batchSize <= 1024 else {
-            throw PipelineError(path: "", reason: "--batch-size must be between 1 and 1024")
+            throw UsageError("--batch-size must be between 1 and 1024")
         }
         guard options.threshold >= 0 && options.threshold <= 1 else {
-            throw PipelineError(path: "", reason: "--threshold must be between 0 and 1")
+            throw UsageError("--threshold must be between 0 and 1")
         }
         let file = try ModelFile(contentsOfFile: options.modelPath, includeTraining: false)
         config = file.config
@@ -94,35 +66,74 @@ public final class Predictor {
         let alignment = 1 << config.depth
         let overlap = options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: alignment)
         guard overlap >= 0, 2 * overlap <= config.tileSize, (config.tileSize - overlap) % alignment == 0 else {
-            throw PipelineError(path: "", reason: "--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
+            throw UsageError("--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
         }
         painter = ClassPainter(mode: options.paint, threshold: options.threshold, classes: config.nClasses)
-        let tilesPerForward = options.batchSize * (options.testTimeAugmentation ? DihedralTransform.allCases.count : 1)
-        model = try file.makeModel(precision: options.precision, batchSize: tilesPerForward)
+        model = try file.makeModel(precision: options.precision)
     }
 
-    /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted.
+    /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted;
+    /// throws the first problem (see `sceneList(_:)`).
     public static func scenes(in arguments: [String]) throws -> [String] {
+        let list = sceneList(arguments)
+        if let problem = list.problems.first { throw problem }
+        return list.scenes
+    }
+
+    /// The scenes named by the arguments, and the arguments that cannot be predicted: missing
+    /// paths, unreadable folders, and scenes whose outputs would collide with an earlier one's
+    /// (`a/x.tif` and `b/x.tif` both make `x.png`).
+    public static func sceneList(_ arguments: [String]) -> (scenes: [String], problems: [PipelineError]) {
         var scenes: [String] = []
+        var problems: [PipelineError] = []
+        var stems: [String: String] = [:]
+        func add(_ path: String) {
+            let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            if let earlier = stems[stem] {
+                problems.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
+                return
+            }
+            stems[stem] = path
+            scenes.append(path)
+        }
         for argument in arguments {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-                throw PipelineError(path: argument, reason: "no such file or folder")
+                problems.append(PipelineError(path: argument, reason: "no such file or folder"))
+                continue
             }
-            if isDirectory.boolValue {
-                let names = try TrainingDataset.listFiles(argument).filter {
+            guard isDirectory.boolValue else {
+                add(argument)
+                continue
+            }
+            do {
+                try TrainingDataset.listFiles(argument).filter {
                     TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
-                }
-                scenes += names.map { (argument as NSString).appendingPathComponent($0) }
-            } else {
-                scenes.append(argument)
+                }.forEach { add((argument as NSString).appendingPathComponent($0)) }
+            } catch let error as PipelineError {
+                problems.append(error)
+            } catch {
+                problems.append(PipelineError(path: argument, reason: "\(error)"))
             }
         }
-        return scenes
+        return (scenes, problems)
     }
 
-    /// Predicts one scene and writes its outputs atomically into the output folder.
+    /// Predicts one scene and writes its outputs atomically into the output folder. Every error
+    /// names the scene (or the file at fault).
     public func predict(scene path: String) throws -> ScenePrediction {
+        do {
+            return try predictScene(path)
+        } catch let error as RasterError {
+            throw error
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError(path: path, reason: "\(error)")
+        }
+    }
+
+    func predictScene(_ path: String) throws -> ScenePrediction {
         let started = Date()
         let reader = try TIFFReader(path: path)
         let info = reader.info
@@ -184,8 +195,9 @@ public final class Predictor {
         if !pending.isEmpty { try run(pending, into: &stitcher) }
         try stitcher.finish()
         try emitFinishedRows()
-        try classMap.finish(geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
+        // The class map lands last, so a scene with a class map has all its outputs.
         try probabilities?.finish()
+        try classMap.finish(geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
 
         var outputs = [classMapPath]
         if reader.geoReference.isGeoreferenced {

@@ -242,17 +242,3 @@ struct BatchAssembly {
                       labels: labels)
     }
 }
-
-/// Open TIFF readers of one thread, kept so each file's header is parsed once.
-public final class ReaderCache {
-    var readers: [String: TIFFReader] = [:]
-
-    public init() {}
-
-    public func reader(_ path: String) throws -> TIFFReader {
-        if let open = readers[path] { return open }
-        let reader = try TIFFReader(path: path)
-        readers[path] = reader
-        return reader
-    }
-}

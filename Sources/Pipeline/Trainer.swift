@@ -2,65 +2,6 @@ import Foundation
 import Raster
 import UNet
 
-/// What the trainer reports as it goes; the command line decides how to show it.
-public enum TrainingEvent: Sendable {
-    case prepared(TrainingPlan)
-    case step(epoch: Int, step: Int, loss: Float, tilesPerSecond: Double, etaSeconds: Double)
-    case epochFinished(EpochMetrics)
-    case checkpointWritten(path: String)
-}
-
-/// The run as decided before the first step.
-public struct TrainingPlan: Sendable {
-    public var scenes: Int
-    public var validationTiles: Int
-    public var resumedAtBatch: Int
-    public var totalBatches: Int
-    public var normalization: Normalization
-    public var classWeights: [Double]
-    public var config: UNetConfig
-}
-
-/// One epoch's figures, also written as a line of the metrics file.
-public struct EpochMetrics: Sendable {
-    public var epoch: Int
-    public var step: Int
-    public var trainingLoss: Double
-    public var validationLoss: Double?
-    public var classIoU: [(name: String, iou: Double)]
-    public var meanIoU: Double?
-    public var tilesPerSecond: Double
-    /// Share of the epoch's wall time the trainer waited for batches.
-    public var loaderWaitShare: Double
-    public var seconds: Double
-
-    public var json: JSONValue {
-        .object([
-            ("epoch", JSONValue(epoch)), ("step", JSONValue(step)), ("trainingLoss", .number(trainingLoss)),
-            ("validationLoss", JSONValue(validationLoss)),
-            ("iou", .object(classIoU.map { ($0.name, .number($0.iou)) })), ("meanIoU", JSONValue(meanIoU)),
-            ("tilesPerSecond", .number(tilesPerSecond)), ("loaderWaitShare", .number(loaderWaitShare)),
-            ("seconds", .number(seconds)),
-        ])
-    }
-}
-
-/// Thrown after a stop request (SIGINT, SIGTERM) once the checkpoint is safely written.
-public struct TrainingInterrupted: Error, CustomStringConvertible, Sendable {
-    public var checkpoint: String
-    public var description: String { "training interrupted; resume with --resume from \(checkpoint)" }
-}
-
-/// Where a run stands, stored in the last checkpoint so `--resume` continues exactly.
-struct TrainingProgress: Codable, Equatable {
-    var batchesDone: Int
-    var bestValidationLoss: Double?
-    var seed: UInt64
-    var stepsPerEpoch: Int
-    var batchSize: Int
-    var classWeights: [Double]
-}
-
 /// Trains a U-Net on a dataset of scenes and masks (`segpipe train`).
 public struct Trainer {
     public var options: TrainingOptions
@@ -77,9 +18,12 @@ public struct Trainer {
         return base + suffix
     }
 
+    /// Runs (or, with `options.resume`, continues) training: checks the dataset, computes the
+    /// normalisation, then trains epoch by epoch, writing metrics and checkpoints. Throws
+    /// `TrainingInterrupted` after saving a checkpoint once `stopRequested` returns true.
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws {
-        if let problem = options.problems.first { throw PipelineError(path: "", reason: problem) }
+        if let problem = options.problems.first { throw UsageError(problem) }
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
         // The network's output channel k is class id k + 1; background (0) is "no class".
         let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
@@ -99,7 +43,7 @@ public struct Trainer {
         let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
                                                channels: resumed?.config.nChannels ?? firstSceneBands(), classes: classes)
         config.nChannels = dataset.scenes[0].bands
-        if let problem = config.problems.first { throw PipelineError(path: "", reason: problem) }
+        if let problem = config.problems.first { throw UsageError(problem) }
 
         let heldOut = Set(options.validationScenes)
         for name in heldOut where !dataset.scenes.contains(where: { $0.name == name }) {
@@ -110,6 +54,8 @@ public struct Trainer {
             return scene.height - Int((Double(scene.height) * options.validationFraction).rounded())
         }
         let masks = try MaskCache(dataset: dataset, classes: classes, legend: legend, trainingRows: trainingRows)
+        // Loader threads read the converted label files until the run ends; keep the folder until then.
+        defer { withExtendedLifetime(masks) {} }
         let sources = dataset.scenes.compactMap { scene -> TileSampler.Source? in
             guard let labels = masks.labelPaths[scene.name] else { return nil }
             return TileSampler.Source(scene: scene, labelPath: labels, trainingRows: trainingRows(scene))

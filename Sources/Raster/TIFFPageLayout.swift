@@ -3,8 +3,8 @@ import CTIFF
 /// How the selected page (IFD) of an open TIFF stores its samples: read from its tags and checked
 /// for coherence before any pixel is decoded. A strip is treated as a tile as wide as the image.
 struct TIFFPageLayout: Sendable {
-    /// A single strip or tile may decode to at most this many bytes; larger ones cannot be read
-    /// window by window and would need the whole chunk in memory.
+    /// A single strip or tile may decode to at most this many bytes: a window needs whole
+    /// chunks in memory, so larger ones are refused when pixels are read (the header still is).
     static let maximumChunkBytes = 1 << 30
 
     var width: Int
@@ -105,14 +105,12 @@ struct TIFFPageLayout: Sendable {
         guard !overflow else { throw fail("a row of \(width) pixels is too large") }
         chunkRowBytes = (rowBits + 7) / 8
         let (needed, overflow2) = chunkRowBytes.multipliedReportingOverflow(by: chunkHeight)
-        guard !overflow2, needed <= Self.maximumChunkBytes else {
-            throw fail("one \(tiled ? "tile" : "strip") decodes to \(chunkRowBytes)×\(chunkHeight) bytes, over the \(Self.maximumChunkBytes >> 20) MiB this reader handles per strip or tile")
-        }
+        guard !overflow2 else { throw fail("one \(tiled ? "tile" : "strip") is too large to address") }
         let libtiffSize = Int(tiled ? TIFFTileSize64(tif) : TIFFStripSize64(tif))
         guard libtiffSize >= needed else {
             throw fail("libtiff cannot read this layout (its \(tiled ? "tile" : "strip") size \(libtiffSize) is under the \(needed) bytes the samples need)")
         }
-        chunkBytes = min(libtiffSize, Self.maximumChunkBytes)
+        chunkBytes = libtiffSize
     }
 
     /// The strip or tile number of a chunk in libtiff's numbering.

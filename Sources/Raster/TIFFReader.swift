@@ -57,8 +57,10 @@ public final class TIFFReader {
 
         let messages = UnsafeMutablePointer<ctiff_messages>.allocate(capacity: 1)
         messages.initialize(to: ctiff_messages())
-        // 'O' loads strip and tile offsets on demand, so a forged tile count costs nothing.
-        guard let tif = ctiff_open(path, "rO", messages, Self.libtiffAllocationLimit) else {
+        // 'O' loads strip and tile offsets on demand, so a forged tile count costs nothing; 'm'
+        // reads with read(2) instead of mapping the file, so resident memory is what segpipe
+        // holds rather than every page of the file it has touched.
+        guard let tif = ctiff_open(path, "rOm", messages, Self.libtiffAllocationLimit) else {
             let reason = Self.lastError(messages, path: path) ?? "cannot open"
             messages.deallocate()
             throw RasterError(path: path, reason: "not a readable TIFF: \(reason)")
@@ -104,12 +106,18 @@ public final class TIFFReader {
     /// Reads a window of a page as Float32, band-major: the stored sample values unscaled
     /// (palette images give indices, MinIsWhite is not inverted, JPEG YCbCr comes out as RGB).
     public func readWindow(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> RasterBuffer {
+        // Only errors from this read may explain its failure.
+        messages.pointee.errorCount = 0
         let layout = try select(page: page)
         guard window.fits(width: layout.width, height: layout.height) else {
             throw fail("window \(window) lies outside the \(layout.width)×\(layout.height) page \(page)")
         }
         guard TIFFIsCODECConfigured(layout.compression) != 0 else {
             throw fail("compression \(TIFFPageLayout.compressionName(layout.compression)) (\(layout.compression)) is not supported by this libtiff")
+        }
+
+        guard layout.chunkBytes <= TIFFPageLayout.maximumChunkBytes else {
+            throw fail("one \(layout.tiled ? "tile" : "strip") decodes to \(layout.chunkBytes) bytes, over the \(TIFFPageLayout.maximumChunkBytes >> 20) MiB this reader holds at once; rewrite the file tiled")
         }
 
         let firstRow = window.y / layout.chunkHeight
@@ -200,7 +208,8 @@ public final class TIFFReader {
         }
         let needed = layout.rowsStored(inChunkRow: row) * layout.chunkRowBytes
         if let expansion = layout.maximumExpansion, UInt64(needed) > byteCount * UInt64(expansion) + 1024 {
-            throw fail("\(noun) \(index) holds \(byteCount) bytes, too few for the \(needed) bytes its \(TIFFPageLayout.compressionName(layout.compression)) samples need")
+            let codec = TIFFPageLayout.compressionName(layout.compression)
+            throw fail("\(noun) \(index) holds \(byteCount) bytes, too few for the \(needed) bytes of samples it must decode to (compression \(codec))")
         }
     }
 

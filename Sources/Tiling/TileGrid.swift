@@ -56,8 +56,10 @@ public struct TileGrid: Sendable, Equatable {
         rowOrigins.flatMap { y in columnOrigins.map { x in PixelWindow(x: x, y: y, width: tileSize, height: tileSize) } }
     }
 
+    /// Number of tiles in the grid.
     public var tileCount: Int { rowOrigins.count * columnOrigins.count }
 
+    /// The window of grid tile (`row`, `column`).
     public func tile(row: Int, column: Int) -> PixelWindow {
         PixelWindow(x: columnOrigins[column], y: rowOrigins[row], width: tileSize, height: tileSize)
     }

@@ -33,6 +33,11 @@ final class BinaryCrossEntropyLoss: GraphLayer {
     }
 
     private func evaluate(_ gradient: UnsafeMutableBufferPointer<Float>) throws {
+        // A training-mode forward pass without targets (no loss wanted).
+        guard !targets.isEmpty else {
+            loss = 0
+            return
+        }
         let z = hostLogits.floats
         let classes = logits.channels
         let pixels = z.count / classes

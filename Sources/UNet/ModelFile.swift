@@ -26,8 +26,8 @@ public struct ModelFile: Sendable {
         self.training = training
     }
 
-    /// Names of the tensors Adam updates: every parameter but the moving statistics.
-    public static func trainableNames(_ config: UNetConfig) -> [(name: String, shape: [Int])] {
+    /// Names and shapes of the tensors Adam updates: every parameter but the moving statistics.
+    public static func trainableShapes(_ config: UNetConfig) -> [(name: String, shape: [Int])] {
         config.parameterShapes.filter { !$0.name.hasSuffix(".moving_mean") && !$0.name.hasSuffix(".moving_variance") }
     }
 
@@ -84,7 +84,7 @@ public struct ModelFile: Sendable {
         if includeTraining, let state = document.training {
             guard state.adamStep >= 0 else { throw fail("training.adam_step is negative (\(state.adamStep))") }
             var m: [String: HostTensor] = [:], v: [String: HostTensor] = [:]
-            for (name, shape) in Self.trainableNames(config) {
+            for (name, shape) in Self.trainableShapes(config) {
                 m[name] = try Self.read(Self.adamMomentPrefix + name, shape: shape, from: reader)
                 v[name] = try Self.read(Self.adamVelocityPrefix + name, shape: shape, from: reader)
             }
@@ -114,7 +114,7 @@ public struct ModelFile: Sendable {
             try append(name, shape, from: parameters, as: name)
         }
         if let training {
-            let trainable = Self.trainableNames(config)
+            let trainable = Self.trainableShapes(config)
             for (name, shape) in trainable {
                 try append(name, shape, from: training.adamM, as: Self.adamMomentPrefix + name)
             }

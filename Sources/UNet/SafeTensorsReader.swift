@@ -45,6 +45,12 @@ public struct SafeTensorsReader: Sendable {
     private let data: Data
 
     public init(path: String) throws {
+        // A FIFO or device would block or never end; only regular files are read.
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        if let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType,
+           type != .typeRegular {
+            throw ModelFileError(path: path, reason: "not a regular file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)

@@ -29,14 +29,18 @@ public enum SafeTensorsWriter {
         }
         do {
             let handle = try FileHandle(forWritingTo: temporary)
-            defer { try? handle.close() }
-            var length = UInt64(header.count).littleEndian
-            try handle.write(contentsOf: Data(bytes: &length, count: 8))
-            try handle.write(contentsOf: header)
-            for (_, tensor) in tensors {
-                try handle.write(contentsOf: littleEndianBytes(tensor.values))
+            do {
+                var length = UInt64(header.count).littleEndian
+                try handle.write(contentsOf: Data(bytes: &length, count: 8))
+                try handle.write(contentsOf: header)
+                for (_, tensor) in tensors {
+                    try handle.write(contentsOf: littleEndianBytes(tensor.values))
+                }
+                try handle.synchronize()
+            } catch {
+                try? handle.close()
+                throw error
             }
-            try handle.synchronize()
             try handle.close()
             guard rename(temporary.path, destination.path) == 0 else {
                 throw ModelFileError(path: path, reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")

@@ -46,7 +46,10 @@ public struct UNetConfig: Sendable, Equatable, Codable {
     /// Every reason this configuration cannot be built, empty when it can.
     public var problems: [String] {
         var found: [String] = []
-        if nClasses < 1 { found.append("n_classes must be at least 1 (got \(nClasses))") }
+        if nClasses < 1 || nClasses > 254 {
+            // Class maps are 8-bit with 0 for background and 255 for "no label".
+            found.append("n_classes must be between 1 and 254 (got \(nClasses))")
+        }
         if nChannels < 1 { found.append("n_channels must be at least 1 (got \(nChannels))") }
         if depth < 1 || depth > 8 { found.append("depth must be between 1 and 8 (got \(depth))") }
         if nFiltersStart < 1 { found.append("n_filters_start must be at least 1 (got \(nFiltersStart))") }

@@ -37,8 +37,9 @@ struct Predict: ParsableCommand {
         options.precision = precisionMode
 
         let predictor = try Predictor(options: options)
-        let scenes = try Predictor.scenes(in: inputs)
-        var failures: [String] = []
+        let (scenes, problems) = Predictor.sceneList(inputs)
+        var failures = problems.map { "\($0)" }
+        failures.forEach { printError($0) }
         for scene in scenes {
             do {
                 let result = try predictor.predict(scene: scene)
@@ -49,7 +50,7 @@ struct Predict: ParsableCommand {
             }
         }
         if !failures.isEmpty {
-            printError("\(failures.count) of \(scenes.count) scenes failed:")
+            printError("\(failures.count) of \(scenes.count + problems.count) scenes failed:")
             failures.forEach { printError("  \($0)") }
             throw ExitCode(1)
         }

@@ -47,6 +47,12 @@ enum SegpipeMain {
             try runnable.run()
         } catch let exitCode as ExitCode {
             exit(exitCode.rawValue)
+        } catch let error as ValidationError {
+            printError("segpipe: \(error)")
+            exit(ExitStatus.usage)
+        } catch let error as UsageError {
+            printError("segpipe: \(error)")
+            exit(ExitStatus.usage)
         } catch {
             printError("segpipe: \(error)")
             exit(ExitStatus.failure)

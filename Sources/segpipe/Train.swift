@@ -57,11 +57,12 @@ struct Train: ParsableCommand {
             if classWeights == "auto" {
                 options.autoClassWeights = true
             } else {
-                let values = classWeights.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-                guard !values.isEmpty, values.allSatisfy({ $0 != nil && $0! >= 0 }) else {
+                let texts = classWeights.split(separator: ",", omittingEmptySubsequences: false)
+                let values = texts.compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+                guard !values.isEmpty, values.count == texts.count, values.allSatisfy({ $0 >= 0 && $0.isFinite }) else {
                     throw ValidationError("--class-weights must be non-negative numbers separated by commas, or 'auto'")
                 }
-                options.classWeights = values.compactMap { $0 }
+                options.classWeights = values
             }
         }
         options.tileSize = tileSize

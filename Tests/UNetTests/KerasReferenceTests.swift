@@ -68,7 +68,7 @@ func relativeDifference(_ a: HostTensor, _ reference: HostTensor) -> Double {
         #expect(abs(loss - expectedLoss) <= 1e-5 * expectedLoss, "loss \(loss), Keras \(expectedLoss)")
 
         let gradients = network.gradients()
-        let trainable = ModelFile.trainableNames(fixture.model.config)
+        let trainable = ModelFile.trainableShapes(fixture.model.config)
         #expect(Set(gradients.keys).isSuperset(of: trainable.map(\.name)))
         for (name, _) in trainable {
             let expected = try fixture.tensor("grad." + name)

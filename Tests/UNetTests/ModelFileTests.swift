@@ -34,7 +34,7 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         let path = folder.appendingPathComponent("model.safetensors").path
         var config = smallConfig
         config.upsampling = upsampling
-        let trainable = ModelFile.trainableNames(config)
+        let trainable = ModelFile.trainableShapes(config)
         var values = TestValues(state: 9)
         let training = TrainingState(
             adamStep: 1234,
@@ -162,7 +162,7 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         let path = folder.appendingPathComponent("m.safetensors").path
         var model = ModelFile(config: smallConfig, parameters: randomParameters(smallConfig, seed: 5))
         if training {
-            let zeros = Dictionary(uniqueKeysWithValues: ModelFile.trainableNames(smallConfig).map { ($0.name, HostTensor(shape: $0.shape)) })
+            let zeros = Dictionary(uniqueKeysWithValues: ModelFile.trainableShapes(smallConfig).map { ($0.name, HostTensor(shape: $0.shape)) })
             model.training = TrainingState(adamStep: 1, adamM: zeros, adamV: zeros, dropoutGeneratorState: 1)
         }
         try model.write(toFile: path)

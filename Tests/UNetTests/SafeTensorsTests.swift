@@ -128,10 +128,21 @@ func fixtureURL(_ name: String) throws -> URL {
         #expect(error.description == "\(path): truncated: tensor second ends at byte 28 of the data but the data has 23 bytes")
     }
 
-    @Test func aMissingFileIsOneLineNamingIt() throws {
+    @Test func missingFilesAndFoldersAreRefusedAndLinksFollowed() throws {
         let error = try #require(throws: ModelFileError.self) { try SafeTensorsReader(path: "/nonexistent/m.safetensors") }
         #expect(error.path == "/nonexistent/m.safetensors")
         #expect(error.reason.hasPrefix("cannot read"))
+
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let notAFile = try #require(throws: ModelFileError.self) { try SafeTensorsReader(path: folder.path) }
+        #expect(notAFile.reason == "not a regular file")
+
+        // A symbolic link to a model file is read like the file.
+        let file = folder.appendingPathComponent("m.safetensors"), link = folder.appendingPathComponent("link.safetensors")
+        try SafeTensorsWriter.write([("w", HostTensor(shape: [1], values: [2]))], toFile: file.path)
+        try FileManager.default.createSymbolicLink(at: link, withDestinationURL: file)
+        #expect(try SafeTensorsReader(path: link.path).tensor("w").values == [2])
     }
 
     @Test func integerTensorsAreListedButNotConverted() throws {

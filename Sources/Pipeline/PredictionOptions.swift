@@ -1,0 +1,20 @@
+import UNet
+
+/// Everything `segpipe predict` can be told.
+public struct PredictionOptions: Sendable {
+    public var modelPath: String
+    public var outputDirectory: String
+    /// Pixels shared by neighbouring tiles; nil takes `Predictor.defaultOverlap`.
+    public var overlap: Int?
+    public var testTimeAugmentation = false
+    public var writeProbabilities = false
+    public var threshold: Float = 0.5
+    public var paint: ClassPainter.Mode = .argmax
+    public var batchSize = 8
+    public var precision: Precision = .f32
+
+    public init(modelPath: String, outputDirectory: String) {
+        self.modelPath = modelPath
+        self.outputDirectory = outputDirectory
+    }
+}

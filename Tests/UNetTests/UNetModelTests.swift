@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+@testable import UNet
+
+@Suite struct UNetModelTests {
+    static let config = UNetConfig(nClasses: 3, nChannels: 3, tileSize: 16, nFiltersStart: 4, growthFactor: 2, depth: 2,
+                                   upsampling: .transpose, dropout: 0.25, classWeights: [0.2, 0.5, 0.3])
+
+    static func batch(_ config: UNetConfig, n: Int = 2, seed: UInt64 = 91) -> (input: HostTensor, targets: HostTensor) {
+        let side = config.tileSize
+        let x = randomValues(n * side * side * config.nChannels, seed: seed).map(Float.init)
+        // Learnable targets: class c is on where input band c is positive.
+        var y = [Float](repeating: 0, count: n * side * side * config.nClasses)
+        for p in 0..<(n * side * side) {
+            for c in 0..<config.nClasses { y[p * config.nClasses + c] = x[p * config.nChannels + c % config.nChannels] > 0 ? 1 : 0 }
+        }
+        return (HostTensor(shape: [n, side, side, config.nChannels], values: x), HostTensor(shape: [n, side, side, config.nClasses], values: y))
+    }
+
+    @Test func overfitsOneBatchTenfoldIn200Steps() throws {
+        var config = Self.config
+        config.dropout = 0
+        config.nFiltersStart = 8
+        let model = try UNetModel(config: config, seed: 3)
+        model.learningRate = 3e-3
+        let (input, targets) = Self.batch(config)
+        let first = try model.trainStep(input: input, targets: targets)
+        var last = first
+        for _ in 1..<200 { last = try model.trainStep(input: input, targets: targets) }
+        #expect(last * 10 < first, "loss \(first) → \(last)")
+        #expect(model.adamStep == 200)
+    }
+
+    @Test func sameSeedGivesSameWeightsAndSameTraining() throws {
+        let (input, targets) = Self.batch(Self.config)
+        let a = try UNetModel(config: Self.config, seed: 11)
+        let b = try UNetModel(config: Self.config, seed: 11)
+        let c = try UNetModel(config: Self.config, seed: 12)
+        #expect(a.parameters() == b.parameters())
+        #expect(a.parameters()["enc1.conv1.kernel"] != c.parameters()["enc1.conv1.kernel"])
+        let kernel = try #require(a.parameters()["enc1.conv1.kernel"])
+        let limit = Float((6.0 / Double(9 * (3 + 4))).squareRoot())
+        #expect(kernel.values.allSatisfy { abs($0) <= limit })
+        #expect(kernel.values.contains { abs($0) > limit / 2 })
+        #expect(a.parameters()["enc2.bn.moving_variance"]?.values.allSatisfy { $0 == 1 } == true)
+        for _ in 0..<3 {
+            let lossA = try a.trainStep(input: input, targets: targets)
+            let lossB = try b.trainStep(input: input, targets: targets)
+            #expect(lossA == lossB)
+        }
+        #expect(a.parameters() == b.parameters())
+        #expect(a.dropoutGeneratorState == b.dropoutGeneratorState)
+    }
+
+    @Test func resumedOptimizerContinuesExactly() throws {
+        let (input, targets) = Self.batch(Self.config)
+        let original = try UNetModel(config: Self.config, seed: 21)
+        for _ in 0..<2 { _ = try original.trainStep(input: input, targets: targets) }
+        let resumed = try UNetModel(config: Self.config, seed: 99)
+        try resumed.setParameters(original.parameters())
+        let state = original.optimizerState()
+        #expect(state.step == 2)
+        try resumed.setOptimizerState(step: state.step, m: state.m, v: state.v)
+        resumed.dropoutGeneratorState = original.dropoutGeneratorState
+        #expect(try original.trainStep(input: input, targets: targets) == resumed.trainStep(input: input, targets: targets))
+        #expect(original.parameters() == resumed.parameters())
+        #expect(resumed.adamStep == 3)
+    }
+
+    @Test func parametersRoundTripAndGiveIdenticalOutputs() throws {
+        let (input, targets) = Self.batch(Self.config)
+        let trained = try UNetModel(config: Self.config, seed: 31)
+        _ = try trained.trainStep(input: input, targets: targets)
+        let copy = try UNetModel(config: Self.config, seed: 32)
+        try copy.setParameters(trained.parameters())
+        #expect(copy.parameters() == trained.parameters())
+        #expect(try copy.forward(input) == trained.forward(input))
+        let names = Set(trained.parameters().keys)
+        #expect(names == Set(Self.config.parameterShapes.map(\.name)))
+    }
+
+    @Test func setParametersNamesTheBadTensor() throws {
+        let model = try UNetModel(config: Self.config, seed: 41)
+        var missing = model.parameters()
+        missing["dec1.bn.beta"] = nil
+        #expect { try model.setParameters(missing) } throws: { "\($0)".contains("dec1.bn.beta") }
+        var wrong = model.parameters()
+        wrong["enc2.conv1.kernel"] = HostTensor(shape: [3, 3, 4, 7])
+        #expect { try model.setParameters(wrong) } throws: { "\($0)".contains("enc2.conv1.kernel") && "\($0)".contains("[3, 3, 4, 8]") }
+        // A refused update leaves the model unchanged.
+        #expect(model.parameters()["dec1.bn.beta"] == missing["dec1.bn.beta"] ?? model.parameters()["dec1.bn.beta"])
+    }
+
+    @Test func fullyIgnoredBatchHasZeroLossAndGradient() throws {
+        let (input, targets) = Self.batch(Self.config)
+        let model = try UNetModel(config: Self.config, seed: 51)
+        let ignore = HostTensor(shape: [2, 16, 16], repeating: 1)
+        #expect(try model.trainStep(input: input, targets: targets, ignoreMask: ignore) == 0)
+        #expect(model.gradients().values.allSatisfy { $0.values.allSatisfy { $0 == 0 } })
+    }
+
+    @Test func rejectsBadShapes() throws {
+        let model = try UNetModel(config: Self.config, seed: 61)
+        #expect(throws: UNetError.self) { try model.forward(HostTensor(shape: [1, 10, 16, 3])) }
+        #expect(throws: UNetError.self) { try model.forward(HostTensor(shape: [1, 16, 16, 4])) }
+        let (input, _) = Self.batch(Self.config)
+        #expect(throws: UNetError.self) { try model.trainStep(input: input, targets: HostTensor(shape: [2, 16, 16, 2])) }
+        #expect(throws: UNetError.self) { try UNetModel(config: UNetConfig(tileSize: 100)) }
+    }
+
+    @Test func predictsOnLargerInputsThanTheTile() throws {
+        let model = try UNetModel(config: Self.config, seed: 71)
+        let input = HostTensor(shape: [1, 32, 48, 3], values: randomValues(32 * 48 * 3, seed: 72).map(Float.init))
+        let output = try model.forward(input)
+        #expect(output.shape == [1, 32, 48, 3])
+        #expect(output.values.allSatisfy { $0 > 0 && $0 < 1 })
+    }
+
+    @Test(arguments: Upsampling.allCases)
+    func bf16AgreesWithF32(upsampling: Upsampling) throws {
+        var config = Self.config
+        config.upsampling = upsampling
+        let f32 = try UNetModel(config: config, seed: 81)
+        let bf16 = try UNetModel(config: config, seed: 81, precision: .bf16)
+        #expect(bf16.precision == .bf16)
+        let (input, targets) = Self.batch(config)
+        let a = try f32.forward(input).values
+        let b = try bf16.forward(input).values
+        #expect(zip(a, b).map { abs($0 - $1) }.max() ?? 1 < 0.02)
+        let lossA = try f32.trainStep(input: input, targets: targets)
+        let lossB = try bf16.trainStep(input: input, targets: targets)
+        #expect(abs(lossA - lossB) < 0.02 * lossA)
+    }
+}
