@@ -69,10 +69,16 @@ public final class MaskCache {
 
     func countTIFFClassMap(_ scene: TrainingScene, classes: Int, trainingRows: Int) throws {
         let reader = try TIFFReader(path: scene.maskPath)
+        let nodata = reader.info.nodata.map { Float($0) }
         let area = PixelWindow(x: 0, y: 0, width: scene.width, height: scene.height)
         try BlockReader(reader).forEachWindow(in: area) { window, buffer in
             var ids = [UInt8](repeating: 0, count: buffer.values.count)
             for (i, v) in buffer.values.enumerated() {
+                // The mask's nodata value means "no label", as in evaluation.
+                if v.isNaN || v == nodata {
+                    ids[i] = ClassLegend.ignoreValue
+                    continue
+                }
                 guard v >= 0, v <= 255, v == v.rounded() else {
                     throw PipelineError(path: scene.maskPath, reason: "label \(v) at pixel (\(window.x + i % window.width), \(window.y + i / window.width)) is not a class id")
                 }

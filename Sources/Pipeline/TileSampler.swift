@@ -173,8 +173,10 @@ public struct TileSampler: Sendable {
         var targets = [Float](repeating: 0, count: classes * plane)
         switch source.scene.maskKind {
         case .classMap:
+            let labelNodata = try readers.reader(source.labelPath).info.nodata.map { Float($0) }
             for i in 0..<plane {
-                let id = UInt8(clamping: Int(labelBuffer.values[i]))
+                let value = labelBuffer.values[i]
+                let id = value.isNaN || value == labelNodata ? ClassLegend.ignoreValue : UInt8(clamping: Int(value))
                 labels[i] = invalid[i] ? ClassLegend.ignoreValue : id
                 if id >= 1 && Int(id) <= classes { targets[(Int(id) - 1) * plane + i] = 1 }
             }

@@ -112,3 +112,23 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
         try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 3, classes: 5)
     }
 }
+
+@Test func nodataInATIFFMaskMeansNoLabel() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 16, height: 16) { b, x, _ in b == 0 ? Float(x % 2) * 100 : 0 }
+    // Labels alternate 0/1 by column; the top-left 4×4 block is the mask's nodata value.
+    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 16, height: 16, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 16), compression: .none, nodata: 200)
+    var labels = RasterBuffer(bands: 1, width: 16, height: 16)
+    for y in 0..<16 { for x in 0..<16 { labels[0, y, x] = x < 4 && y < 4 ? 200 : Float(x % 2) } }
+    try mask.writeRows(labels)
+    try mask.finish()
+    let (sampler, cache) = try makeSampler(folder, tileSize: 16, validationFraction: 0)
+    defer { withExtendedLifetime(cache) {} }
+    #expect(cache.classPixelCounts.reduce(0, +) == 16 * 16 - 16)
+    let batch = try sampler.trainingBatch(index: 0, size: 1, readers: ReaderCache())
+    #expect(batch.labels.filter { $0 == 255 }.count == 16)
+    #expect(batch.ignore.values.filter { $0 == 1 }.count == 16)
+}
