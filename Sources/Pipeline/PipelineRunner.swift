@@ -48,8 +48,9 @@ public struct PipelineRunner {
         }
     }
 
-    /// Runs the stages. Throws `RunLockBusy` when a predict stage's folder is in use, and the
-    /// error of a stage that failed as a whole (after logging it).
+    /// Runs the stages. Throws `RunLockBusy` when a predict stage's folder is in use, a
+    /// `PipelineFileError` for an option value the predictor refuses, and the error of a stage
+    /// that failed as a whole.
     public func run() throws -> Outcome {
         var outcome = Outcome.success
         for stage in stages {
@@ -61,7 +62,16 @@ public struct PipelineRunner {
                 try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
                 log.info("\(stage.name): wrote \(options.output)")
             case .predict(let job):
-                let report = try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name).run(log: log, stopRequested: stopRequested)
+                let report: RunReport
+                do {
+                    report = try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name)
+                        .run(log: log, stopRequested: stopRequested)
+                } catch let usage as UsageError {
+                    // The predictor checks its options when it loads the model; point at the key.
+                    let key = usage.description.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
+                    throw PipelineFileError(path: file.path, at: stage.position(of: key),
+                                            usage.description.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+                }
                 if report.failed > 0 { outcome = .someFailed }
             case .evaluate(let job):
                 let report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)

@@ -63,6 +63,9 @@ struct Run: ParsableCommand {
             let outcome = try configured.run()
             display.finish()
             if outcome == .someFailed { throw ExitCode(ExitStatus.failure) }
+        } catch let problem as PipelineFileError {
+            printError("segpipe run: \(problem)")
+            throw ExitCode(ExitStatus.usage)
         } catch let busy as RunLockBusy {
             printError("segpipe run: \(busy)")
             throw ExitCode(ExitStatus.locked)

@@ -114,3 +114,12 @@ final class LockedLines: Sendable {
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     var all: [String] { lines.withLock { $0 } }
 }
+
+@Test func anOptionThePredictorRefusesIsReportedAtItsKey() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let text = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8) + "\n    threshold: 2\n"
+    try text.write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
+    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
+    #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 16,
+                                      message: "'threshold' must be between 0 and 1")) { try runner.run() }
+}
