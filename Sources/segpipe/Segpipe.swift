@@ -53,6 +53,10 @@ enum SegpipeMain {
         } catch let error as UsageError {
             printError("segpipe: \(error)")
             exit(ExitStatus.usage)
+        } catch where Segpipe.exitCode(for: error) == .success {
+            // `segpipe help COMMAND` asks for help from inside run().
+            print(Segpipe.fullMessage(for: error))
+            exit(ExitStatus.success)
         } catch {
             printError("segpipe: \(error)")
             exit(ExitStatus.failure)
