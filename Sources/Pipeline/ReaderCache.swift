@@ -1,16 +1,36 @@
 import Raster
 
-/// Open TIFF readers of one thread, kept so each file's header is parsed once.
+/// Open TIFF readers of one thread, kept so each file's header is parsed once. At most
+/// `capacity` stay open (the least recently used is closed first), so a dataset of thousands of
+/// scenes read by several threads stays far below the process's limit on open files.
 public final class ReaderCache {
+    public let capacity: Int
     var readers: [String: TIFFReader] = [:]
+    /// Paths from least to most recently used.
+    var recency: [String] = []
 
-    public init() {}
+    public init(capacity: Int = 32) {
+        self.capacity = max(capacity, 1)
+    }
 
     /// The open reader of `path`, opening it on first use.
     public func reader(_ path: String) throws -> TIFFReader {
-        if let open = readers[path] { return open }
+        if let open = readers[path] {
+            if recency.last != path, let index = recency.firstIndex(of: path) {
+                recency.remove(at: index)
+                recency.append(path)
+            }
+            return open
+        }
         let reader = try TIFFReader(path: path)
+        if readers.count >= capacity, !recency.isEmpty {
+            readers[recency.removeFirst()] = nil
+        }
         readers[path] = reader
+        recency.append(path)
         return reader
     }
+
+    /// Number of readers open now.
+    public var openCount: Int { readers.count }
 }

@@ -132,3 +132,17 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     #expect(batch.labels.filter { $0 == 255 }.count == 16)
     #expect(batch.ignore.values.filter { $0 == 1 }.count == 16)
 }
+
+@Test func theReaderCacheClosesTheLeastRecentlyUsedFile() throws {
+    let folder = try TemporaryDirectory()
+    for name in ["a", "b", "c"] {
+        try writeScene(folder.file("\(name).tif"), width: 4, height: 4) { _, _, _ in 0 }
+    }
+    let cache = ReaderCache(capacity: 2)
+    let a = try cache.reader(folder.file("a.tif"))
+    _ = try cache.reader(folder.file("b.tif"))
+    #expect(try cache.reader(folder.file("a.tif")) === a)  // a is now the most recent
+    _ = try cache.reader(folder.file("c.tif"))             // closes b, keeps a
+    #expect(cache.openCount == 2)
+    #expect(try cache.reader(folder.file("a.tif")) === a)
+}
