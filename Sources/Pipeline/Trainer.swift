@@ -115,7 +115,7 @@ public struct Trainer {
         defer { queue.stop() }
 
         let validationReaders = ReaderCache()
-        var epochLoss = 0.0, epochSteps = 0
+        var epochSteps = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()
         let firstBatch = progress.batchesDone
@@ -130,7 +130,7 @@ public struct Trainer {
                 throw PipelineError(path: options.output, reason: "the training loss became \(loss) at batch \(progress.batchesDone + 1); try a lower --learning-rate")
             }
             progress.batchesDone += 1
-            epochLoss += Double(loss)
+            progress.epochLossSum += Double(loss)
             epochSteps += 1
             let elapsed = Date().timeIntervalSince(runStart)
             let done = progress.batchesDone - firstBatch
@@ -145,7 +145,7 @@ public struct Trainer {
                 let validation = try validate(model, sampler: validationSampler, windows: validationWindows,
                                               readers: validationReaders, legend: legend, batchSize: batchSize)
                 let metrics = EpochMetrics(
-                    epoch: epoch, step: progress.batchesDone, trainingLoss: epochLoss / Double(max(epochSteps, 1)),
+                    epoch: epoch, step: progress.batchesDone, trainingLoss: progress.epochLossSum / Double(progress.stepsPerEpoch),
                     validationLoss: validation?.loss, classIoU: validation?.classIoU ?? [], meanIoU: validation?.meanIoU,
                     tilesPerSecond: Double(epochSteps * batchSize) / max(seconds, 1e-9),
                     loaderWaitShare: (queue.waitingSeconds - waitAtEpochStart) / max(seconds, 1e-9), seconds: seconds)
@@ -159,8 +159,8 @@ public struct Trainer {
                     try best.write(toFile: options.output)
                     onEvent(.checkpointWritten(path: options.output))
                 }
+                progress.epochLossSum = 0
                 try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
-                epochLoss = 0
                 epochSteps = 0
                 epochStart = Date()
                 waitAtEpochStart = queue.waitingSeconds

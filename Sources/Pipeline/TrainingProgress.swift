@@ -6,4 +6,7 @@ struct TrainingProgress: Codable, Equatable {
     var stepsPerEpoch: Int
     var batchSize: Int
     var classWeights: [Double]
+    /// Sum of the current epoch's step losses so far, so an epoch interrupted and resumed
+    /// reports (and picks its best model by) the same mean as an uninterrupted one.
+    var epochLossSum: Double = 0
 }
