@@ -231,41 +231,49 @@ public final class Predictor {
     }
 
     /// Runs a batch of tiles (padding the batch to the model's size so its primitives are reused)
-    /// and adds the predictions to the stitcher.
+    /// and adds the predictions to the stitcher. Each transform is applied while packing the
+    /// NHWC input and undone while reading the output, so no transformed copy is made.
     func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher) throws {
         let t = config.tileSize, plane = t * t
         let channels = config.nChannels, classes = config.nClasses
         let transforms: [DihedralTransform] = options.testTimeAugmentation ? DihedralTransform.allCases : [.identity]
         let slots = options.batchSize * transforms.count
         var input = [Float](repeating: 0, count: slots * plane * channels)
-        for (i, entry) in tiles.enumerated() {
-            for (k, transform) in transforms.enumerated() {
-                let moved = transform.apply(to: entry.tile)
-                let base = (i * transforms.count + k) * plane * channels
-                moved.values.withUnsafeBufferPointer { src in
-                    for p in 0..<plane {
-                        for c in 0..<channels { input[base + p * channels + c] = src[c * plane + p] }
+        input.withUnsafeMutableBufferPointer { packed in
+            for (i, entry) in tiles.enumerated() {
+                entry.tile.values.withUnsafeBufferPointer { source in
+                    for (k, transform) in transforms.enumerated() {
+                        let base = (i * transforms.count + k) * plane * channels
+                        for r in 0..<t {
+                            for c in 0..<t {
+                                let d = transform.destination(row: r, column: c, height: t, width: t)
+                                let target = base + (d.row * t + d.column) * channels
+                                for ch in 0..<channels { packed[target + ch] = source[ch * plane + r * t + c] }
+                            }
+                        }
                     }
                 }
             }
         }
         let output = try model.forward(HostTensor(shape: [slots, t, t, channels], values: input), training: false)
+        let scale = 1 / Float(transforms.count)
         for (i, entry) in tiles.enumerated() {
-            var sum = [Float](repeating: 0, count: classes * plane)
-            for (k, transform) in transforms.enumerated() {
-                let base = (i * transforms.count + k) * plane * classes
-                var classMajor = [Float](repeating: 0, count: classes * plane)
-                output.values.withUnsafeBufferPointer { src in
-                    for p in 0..<plane {
-                        for c in 0..<classes { classMajor[c * plane + p] = src[base + p * classes + c] }
+            var mean = [Float](repeating: 0, count: classes * plane)
+            output.values.withUnsafeBufferPointer { result in
+                mean.withUnsafeMutableBufferPointer { sum in
+                    for (k, transform) in transforms.enumerated() {
+                        let base = (i * transforms.count + k) * plane * classes
+                        for r in 0..<t {
+                            for c in 0..<t {
+                                let d = transform.destination(row: r, column: c, height: t, width: t)
+                                let from = base + (d.row * t + d.column) * classes
+                                for cls in 0..<classes { sum[cls * plane + r * t + c] += result[from + cls] * scale }
+                            }
+                        }
                     }
                 }
-                let restored = transform.inverse.apply(to: RasterBuffer(bands: classes, width: t, height: t, values: classMajor))
-                for j in 0..<sum.count { sum[j] += restored.values[j] }
             }
-            let scale = 1 / Float(transforms.count)
-            try stitcher.add(RasterBuffer(bands: classes, width: t, height: t, values: sum.map { $0 * scale }),
-                             row: entry.row, column: entry.column)
+            try stitcher.add(RasterBuffer(bands: classes, width: t, height: t, values: mean), row: entry.row, column: entry.column)
         }
     }
 }

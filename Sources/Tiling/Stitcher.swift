@@ -19,8 +19,8 @@ public struct Stitcher: Sendable {
     var accumulated: [Float]
     var weights: [Float]
     var lastTile: (row: Int, column: Int)?
-    var finished: [Float] = []
-    var finishedRowCount = 0
+    /// Normalised blocks of rows not yet taken, oldest first.
+    var finishedBlocks: [(firstRow: Int, rows: RasterBuffer)] = []
 
     public init(grid: TileGrid, channels: Int) {
         self.grid = grid
@@ -96,15 +96,10 @@ public struct Stitcher: Sendable {
         completeRows(upTo: grid.height)
     }
 
-    /// The rows finished since the last call (`channels` × n × width), or nil when none.
+    /// The oldest block of finished rows not yet taken (`channels` × n × width, starting at scene
+    /// row `firstRow`), or nil when none; call until nil to take them all.
     public mutating func takeFinishedRows() -> (firstRow: Int, rows: RasterBuffer)? {
-        guard finishedRowCount > 0 else { return nil }
-        let rows = finishedRowCount
-        let buffer = RasterBuffer(bands: channels, width: grid.width, height: rows, values: finished)
-        let first = bandTop - rows
-        finished = []
-        finishedRowCount = 0
-        return (first, buffer)
+        finishedBlocks.isEmpty ? nil : finishedBlocks.removeFirst()
     }
 
     /// Normalises rows [bandTop, limit) and moves the band down past them.
@@ -113,29 +108,20 @@ public struct Stitcher: Sendable {
         let count = end - bandTop
         guard count > 0 else { return }
         let width = grid.width, plane = grid.tileSize * width
-        // Finished output is band-major across all finished rows; rebuild it with the new rows appended.
-        let previousRows = finishedRowCount
-        var merged = [Float](repeating: 0, count: channels * (previousRows + count) * width)
-        merged.withUnsafeMutableBufferPointer { out in
-            finished.withUnsafeBufferPointer { old in
-                accumulated.withUnsafeBufferPointer { acc in
-                    weights.withUnsafeBufferPointer { wsum in
-                        for c in 0..<channels {
-                            let outBase = c * (previousRows + count) * width
-                            for i in 0..<(previousRows * width) { out[outBase + i] = old[c * previousRows * width + i] }
-                            for r in 0..<count {
-                                for x in 0..<width {
-                                    let w = wsum[r * width + x]
-                                    out[outBase + (previousRows + r) * width + x] = w > 0 ? acc[c * plane + r * width + x] / w : 0
-                                }
-                            }
+        var block = [Float](repeating: 0, count: channels * count * width)
+        block.withUnsafeMutableBufferPointer { out in
+            accumulated.withUnsafeBufferPointer { acc in
+                weights.withUnsafeBufferPointer { wsum in
+                    for c in 0..<channels {
+                        for i in 0..<(count * width) {
+                            let w = wsum[i]
+                            out[c * count * width + i] = w > 0 ? acc[c * plane + i] / w : 0
                         }
                     }
                 }
             }
         }
-        finished = merged
-        finishedRowCount = previousRows + count
+        finishedBlocks.append((bandTop, RasterBuffer(bands: channels, width: width, height: count, values: block)))
         // Shift the band up by `count` rows and clear the freed rows at its bottom.
         let keep = grid.tileSize - count
         accumulated.withUnsafeMutableBufferPointer { acc in
