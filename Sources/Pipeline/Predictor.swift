@@ -230,14 +230,17 @@ public final class Predictor {
         }
     }
 
-    /// Runs a batch of tiles (padding the batch to the model's size so its primitives are reused)
-    /// and adds the predictions to the stitcher. Each transform is applied while packing the
-    /// NHWC input and undone while reading the output, so no transformed copy is made.
+    /// Runs a batch of tiles and adds the predictions to the stitcher. A short last batch is
+    /// padded only to the next power of two, so a scene's remainder costs little and the model
+    /// keeps a handful of batch shapes whose primitives it reuses. Each transform is applied while
+    /// packing the NHWC input and undone while reading the output, so no transformed copy is made.
     func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher) throws {
         let t = config.tileSize, plane = t * t
         let channels = config.nChannels, classes = config.nClasses
         let transforms: [DihedralTransform] = options.testTimeAugmentation ? DihedralTransform.allCases : [.identity]
-        let slots = options.batchSize * transforms.count
+        var batch = 1
+        while batch < tiles.count { batch *= 2 }
+        let slots = min(batch, options.batchSize) * transforms.count
         var input = [Float](repeating: 0, count: slots * plane * channels)
         input.withUnsafeMutableBufferPointer { packed in
             for (i, entry) in tiles.enumerated() {
