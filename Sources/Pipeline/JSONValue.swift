@@ -1,3 +1,5 @@
+import Raster
+
 /// A JSON value whose objects keep their keys in the order given, so reports read the same way
 /// every time. Non-finite numbers are written as `null` (JSON has no NaN).
 public enum JSONValue: Sendable, Equatable {
@@ -49,21 +51,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        out += JSONStringLiteral.quoted(s)
     }
 }
 

@@ -121,25 +121,7 @@ extension ClassLegend: Codable {
     }
 
     /// A JSON string literal, which is also a valid YAML double-quoted scalar.
-    private static func quoted(_ name: String) -> String {
-        var out = "\""
-        for scalar in name.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    private static func quoted(_ name: String) -> String { JSONStringLiteral.quoted(name) }
 
     private enum FileFormat { case json, yaml }
 
