@@ -35,6 +35,11 @@ let package = Package(
             name: "CDNNL",
             providers: [.apt(["libdnnl-dev"])]
         ),
+        // Debian's oneDNN runs on GNU OpenMP (libgomp); host loops join the same thread team.
+        .target(
+            name: "COpenMP",
+            linkerSettings: [.linkedLibrary("gomp")]
+        ),
 
         .target(
             name: "Raster",
@@ -46,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "UNet",
-            dependencies: ["CDNNL"]
+            dependencies: ["CDNNL", "COpenMP"]
         ),
         .target(
             name: "Pipeline",

@@ -20,6 +20,8 @@ public struct NetworkBenchmark: Sendable {
     public var mode: Mode
     public var batchSize: Int
     public var precision: Precision
+    /// How prediction computes 3×3 convolutions (training always uses direct ones).
+    public var convolution: ConvolutionAlgorithm
     /// The network; `UNetConfig.reference` with the chosen upsampling unless replaced (tests use
     /// a small one).
     public var config: UNetConfig
@@ -28,7 +30,7 @@ public struct NetworkBenchmark: Sendable {
     public var seed: UInt64
 
     public init(
-        mode: Mode = .predict, batchSize: Int = 8, precision: Precision = .f32,
+        mode: Mode = .predict, batchSize: Int = 8, precision: Precision = .f32, convolution: ConvolutionAlgorithm = .winograd,
         upsampling: Upsampling = .transpose, steps: Int = 10, warmUpSteps: Int = 2, seed: UInt64 = 0
     ) {
         var config = UNetConfig.reference
@@ -36,6 +38,7 @@ public struct NetworkBenchmark: Sendable {
         self.mode = mode
         self.batchSize = batchSize
         self.precision = precision
+        self.convolution = convolution
         self.config = config
         self.steps = steps
         self.warmUpSteps = warmUpSteps
@@ -51,7 +54,7 @@ public struct NetworkBenchmark: Sendable {
 
         // A batch size makes the model build its training graph up front, which prediction
         // never uses and which would inflate its peak memory.
-        let model = try UNetModel(config: config, seed: seed, precision: precision,
+        let model = try UNetModel(config: config, seed: seed, precision: precision, convolutionAlgorithm: convolution,
                                   batchSize: mode == .train ? batchSize : nil)
         var random = SplitMix64(seed: seed ^ 0x5EED)
         let side = config.tileSize
@@ -85,7 +88,8 @@ public struct NetworkBenchmark: Sendable {
         let best = sorted[0]
         let flopsPerStep = config.forwardFLOPsPerTile * Double(batchSize) * (mode == .train ? 3 : 1)
         return NetworkBenchmarkResult(
-            mode: mode, batchSize: batchSize, precision: precision.rawValue, upsampling: config.upsampling,
+            mode: mode, batchSize: batchSize, precision: precision.rawValue,
+            convolution: mode == .train ? ConvolutionAlgorithm.direct.rawValue : convolution.rawValue, upsampling: config.upsampling,
             steps: steps, warmUpSteps: warmUpSteps,
             tilesPerSecondMedian: Double(batchSize) / median, tilesPerSecondBest: Double(batchSize) / best,
             gflopsMedian: flopsPerStep / median / 1e9, gflopsBest: flopsPerStep / best / 1e9,

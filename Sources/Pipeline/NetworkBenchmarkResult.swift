@@ -7,6 +7,8 @@ public struct NetworkBenchmarkResult: Sendable, Codable, Equatable {
     public var batchSize: Int
     /// `f32` or `bf16`.
     public var precision: String
+    /// `direct` or `winograd`: how the 3×3 convolutions ran.
+    public var convolution: String
     public var upsampling: Upsampling
     public var steps: Int
     public var warmUpSteps: Int
@@ -23,7 +25,7 @@ public struct NetworkBenchmarkResult: Sendable, Codable, Equatable {
     public var summary: String {
         let memory = peakResidentBytes.map { String(format: "%.2f GiB", Double($0) / 1_073_741_824) } ?? "unknown"
         return """
-            \(mode.rawValue), batch \(batchSize), \(precision), \(upsampling.rawValue) upsampling: \
+            \(mode.rawValue), batch \(batchSize), \(precision), \(convolution) convolutions, \(upsampling.rawValue) upsampling: \
             \(String(format: "%.2f", tilesPerSecondMedian)) tiles/s median, \
             \(String(format: "%.2f", tilesPerSecondBest)) best; \
             \(String(format: "%.1f", gflopsMedian)) GFLOP/s median, \(String(format: "%.1f", gflopsBest)) best \

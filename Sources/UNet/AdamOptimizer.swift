@@ -20,6 +20,7 @@ struct AdamOptimizer {
                   let m = parameter.firstMoment?.floats, let v = parameter.secondMoment?.floats,
                   let w = weights.baseAddress, let g = gradient.baseAddress, let mp = m.baseAddress, let vp = v.baseAddress else { continue }
             let count = min(weights.count, gradient.count, m.count, v.count)
+            parameter.markChanged()
             for start in stride(from: 0, to: count, by: AdamChunk.size) {
                 chunks.append(AdamChunk(weights: w + start, gradient: g + start, m: mp + start, v: vp + start,
                                         count: min(AdamChunk.size, count - start)))

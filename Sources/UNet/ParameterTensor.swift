@@ -18,6 +18,9 @@ final class ParameterTensor {
     private(set) var gradient: DNNLMemory?
     private(set) var firstMoment: DNNLMemory?
     private(set) var secondMoment: DNNLMemory?
+    /// Counts changes of the values, so that forms derived from them (Winograd's transformed
+    /// kernels) are recomputed only when the parameter has changed.
+    private(set) var version = 0
 
     init(name: String, kerasShape: [Int], trainable: Bool, values: [Float], engine: DNNLEngine) throws {
         self.name = name
@@ -76,6 +79,12 @@ final class ParameterTensor {
 
     func setValues(_ values: [Float]) throws {
         if let master { try copy(values, into: master) } else { pending = values }
+        markChanged()
+    }
+
+    /// Records that the master values were changed in place (by the optimizer).
+    func markChanged() {
+        version += 1
     }
 
     func gradientValues() throws -> [Float] {

@@ -9,18 +9,24 @@ final class UNetGraph {
     let loss: BinaryCrossEntropyLoss
 
     init(config: UNetConfig, parameters: [String: ParameterTensor], batch: Int, height: Int, width: Int,
-         training: Bool, precision: Precision, engine: DNNLEngine, dropoutGenerator: DropoutGenerator) throws {
+         training: Bool, precision: Precision, convolutionAlgorithm: ConvolutionAlgorithm = .direct, engine: DNNLEngine,
+         dropoutGenerator: DropoutGenerator) throws {
         let graph = NetworkGraph(engine: engine, training: training, precision: precision, dropoutGenerator: dropoutGenerator)
         self.graph = graph
         func parameter(_ name: String) throws -> ParameterTensor {
             guard let tensor = parameters[name] else { throw UNetError("the model has no parameter \(name)") }
             return tensor
         }
+        func convolution(_ name: String, _ x: Activation) throws -> Activation {
+            let kernel = try parameter("\(name).kernel"), bias = try parameter("\(name).bias")
+            if convolutionAlgorithm == .winograd,
+               WinogradConvolutionLayer.applies(to: x, kernelSize: 3, outChannels: kernel.kerasShape[3], graph: graph) {
+                return try WinogradConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
+            }
+            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
+        }
         func convolutions(_ prefix: String, _ x: Activation) throws -> Activation {
-            let first = try ConvolutionLayer(graph: graph, input: x, kernel: parameter("\(prefix).conv1.kernel"),
-                                             bias: parameter("\(prefix).conv1.bias"), relu: true)
-            return try ConvolutionLayer(graph: graph, input: first.output, kernel: parameter("\(prefix).conv2.kernel"),
-                                        bias: parameter("\(prefix).conv2.bias"), relu: true).output
+            try convolution("\(prefix).conv2", convolution("\(prefix).conv1", x))
         }
         func normalization(_ prefix: String, _ x: Activation) throws -> Activation {
             try BatchNormalizationLayer(graph: graph, input: x, gamma: parameter("\(prefix).bn.gamma"), beta: parameter("\(prefix).bn.beta"),

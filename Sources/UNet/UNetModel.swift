@@ -8,6 +8,14 @@ import Foundation
 public final class UNetModel {
     public let config: UNetConfig
     public let precision: Precision
+    /// How inference graphs compute 3×3 convolutions; changing it rebuilds them on next use.
+    public var convolutionAlgorithm: ConvolutionAlgorithm {
+        didSet {
+            guard convolutionAlgorithm != oldValue else { return }
+            graphs = graphs.filter { $0.key.training }
+            graphUse.removeAll { !$0.training }
+        }
+    }
     private let engine: DNNLEngine
     private let generator: DropoutGenerator
     private let parameterList: [ParameterTensor]
@@ -24,11 +32,13 @@ public final class UNetModel {
     /// Builds the network with Keras's initialisation: glorot-uniform kernels drawn from `seed`,
     /// zero biases, batch normalisation with gamma 1, beta 0, mean 0, variance 1. With a batch
     /// size, the training graph for tiles of that batch is built now rather than on first use.
-    public init(config: UNetConfig, seed: UInt64 = 0, precision: Precision = .f32, batchSize: Int? = nil) throws {
+    public init(config: UNetConfig, seed: UInt64 = 0, precision: Precision = .f32,
+                convolutionAlgorithm: ConvolutionAlgorithm = .winograd, batchSize: Int? = nil) throws {
         let problems = config.problems
         guard problems.isEmpty else { throw UNetError("invalid U-Net configuration: \(problems.joined(separator: "; "))") }
         self.config = config
         self.precision = precision
+        self.convolutionAlgorithm = convolutionAlgorithm
         engine = try DNNLEngine()
         generator = DropoutGenerator(state: seed ^ 0xD1B5_4A32_D192_ED03)
         let initializer = DropoutGenerator(state: seed)
@@ -203,7 +213,8 @@ public final class UNetModel {
             graphs[oldest] = nil
         }
         let built = try UNetGraph(config: config, parameters: parameterByName, batch: batch, height: height, width: width,
-                                  training: training, precision: precision, engine: engine, dropoutGenerator: generator)
+                                  training: training, precision: precision, convolutionAlgorithm: convolutionAlgorithm,
+                                  engine: engine, dropoutGenerator: generator)
         graphs[key] = built
         return built
     }

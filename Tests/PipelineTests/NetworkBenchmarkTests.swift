@@ -25,14 +25,16 @@ import UNet
         let gflops = benchmark.config.forwardFLOPsPerTile * 2 * passes / seconds / 1e9
         #expect(abs(result.gflopsMedian - gflops) <= 1e-9 * gflops)
         #expect((result.peakResidentBytes ?? 0) > 1_000_000)
-        #expect(result.summary.contains("\(mode.rawValue), batch 2, f32, nearest upsampling"))
+        let convolution = mode == .train ? "direct" : "winograd"
+        #expect(result.convolution == convolution)
+        #expect(result.summary.contains("\(mode.rawValue), batch 2, f32, \(convolution) convolutions, nearest upsampling"))
     }
 
     @Test func encodesTheKeysOfBenchJSON() throws {
         let result = try tinyBenchmark(.predict).run()
         let json = try JSONEncoder().encode(result)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
-        for key in ["mode", "batchSize", "precision", "upsampling", "tilesPerSecondMedian", "tilesPerSecondBest", "gflopsMedian"] {
+        for key in ["mode", "batchSize", "precision", "convolution", "upsampling", "tilesPerSecondMedian", "tilesPerSecondBest", "gflopsMedian"] {
             #expect(object[key] != nil, "missing \(key)")
         }
         #expect(object["mode"] as? String == "predict")

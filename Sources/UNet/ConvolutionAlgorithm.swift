@@ -1,0 +1,9 @@
+/// How inference computes the 3×3 convolutions. Training always uses oneDNN's direct convolution.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// oneDNN's direct convolution everywhere.
+    case direct
+    /// Winograd F(4×4, 3×3) on the levels where it is expected to be faster (8-channel-blocked f32
+    /// activations, at least 8×8 pixels), direct elsewhere. It differs from direct by rounding
+    /// only: about 1e-6 of the activations' scale per layer.
+    case winograd
+}

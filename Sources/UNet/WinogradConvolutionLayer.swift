@@ -1,0 +1,300 @@
+import CDNNL
+
+/// A 3×3 "same" convolution with bias and ReLU for inference, by Winograd's F(4×4, 3×3): the
+/// input is cut into 4×4-output tiles, each tile's 6×6 patch transformed (`WinogradTransform`),
+/// the 36 transformed positions multiplied by the transformed kernels as 36 matrix products
+/// (a oneDNN batched matmul), and the results transformed back with the bias and ReLU applied.
+///
+/// oneDNN 2.6 has Winograd only for AVX-512; this layer brings it to every CPU. Tiles go through in
+/// chunks small enough that the transformed data stays in cache between the three stages.
+final class WinogradConvolutionLayer: GraphLayer {
+    let input: Activation
+    let output: Activation
+    private let kernel: ParameterTensor
+    private let bias: ParameterTensor
+    private let relu: Bool
+    private let inChannels: Int, outChannels: Int
+    private let tileCount: Int
+    private let chunkTiles: Int
+    private let geometry: WinogradGeometry
+    /// Plain copy of the kernel in Keras's (3, 3, in, out) order, for the transform.
+    private let kernelStaging: DNNLMemory
+    private let kernelCopy: PrimitiveCall?
+    /// Transformed kernels [36, in, out].
+    private let transformedKernel: DNNLMemory
+    private var transformedVersion = -1
+    /// Transformed input [36, chunk, in] and products [36, chunk, out] of one chunk of tiles.
+    private let transformedInput: DNNLMemory
+    private let products: DNNLMemory
+    private let multiply: PrimitiveCall
+    private let engine: DNNLEngine
+
+    /// Whether this layer can compute a convolution of `input` with `kernelSize`, and is expected to
+    /// beat oneDNN's direct convolution: 8-channel-blocked f32 activations, at least two tiles per
+    /// side, and at most 40 % of the computed outputs falling outside the image.
+    static func applies(to input: Activation, kernelSize: Int, outChannels: Int, graph: NetworkGraph) -> Bool {
+        guard kernelSize == 3, !graph.training, graph.precision == .f32,
+              input.channels >= 16, input.channels % 8 == 0, outChannels % 8 == 0,
+              input.height >= 8, input.width >= 8,
+              let blocked = try? MemoryDescriptor(dims: input.dims, tag: dnnl_nChw8c),
+              input.descriptor.sameLayout(as: blocked) else { return false }
+        let side = WinogradTransform.outputSide
+        let computed = ((input.height + side - 1) / side) * ((input.width + side - 1) / side) * side * side
+        return Double(input.height * input.width) >= 0.6 * Double(computed)
+    }
+
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
+        let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
+        engine = graph.engine
+        self.input = input
+        self.kernel = kernel
+        self.bias = bias
+        self.relu = relu
+        inChannels = input.channels
+        outChannels = kernel.kerasShape[3]
+        let tilesDown = (input.height + side - 1) / side
+        let tilesAcross = (input.width + side - 1) / side
+        tileCount = input.batch * tilesDown * tilesAcross
+        chunkTiles = min(tileCount, WinogradConvolutionLayer.chunkTiles(inChannels: inChannels, outChannels: outChannels))
+        geometry = WinogradGeometry(height: input.height, width: input.width, inChannels: inChannels, outChannels: outChannels,
+                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu)
+
+        output = try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height, input.width], tag: dnnl_nChw8c),
+                                      needsGradient: false)
+        let plain = try MemoryDescriptor(dims: [outChannels, inChannels, 3, 3], tag: dnnl_hwio)
+        let master = try kernel.bind(plain)
+        if master.descriptor.sameLayout(as: plain) {
+            kernelStaging = master
+            kernelCopy = nil
+        } else {
+            kernelStaging = try DNNLMemory(plain, engine: engine)
+            let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: plain, engine: engine)
+            kernelCopy = try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, kernelStaging)])
+        }
+        _ = try bias.bind(MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
+
+        let source = try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc)
+        let weights = try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc)
+        let destination = try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc)
+        transformedInput = try DNNLMemory(source, engine: engine)
+        transformedKernel = try DNNLMemory(weights, engine: engine)
+        products = try DNNLMemory(destination, engine: engine)
+        var src = source.raw, wei = weights.raw, dst = destination.raw
+        var operation = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init \(kernel.name)")
+        let descriptor = try PrimitiveDescriptor(operation: operation, engine: engine, what: "Winograd matmul \(kernel.name)")
+        multiply = try PrimitiveCall(descriptor, [
+            (ExecutionArgument.source, transformedInput), (ExecutionArgument.weights, transformedKernel),
+            (ExecutionArgument.destination, products),
+        ])
+        graph.append(.host { [unowned self] in try self.run() })
+        graph.add(self)
+    }
+
+    /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
+    /// chunk's transformed input and products (36 × tiles × channels each) stay in cache.
+    private static func chunkTiles(inChannels: Int, outChannels: Int) -> Int {
+        let bytesPerTile = WinogradTransform.positions * (inChannels + outChannels) * 4
+        return max(128, min(1024, (4 << 20) / bytesPerTile))
+    }
+
+    func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
+        throw UNetError("the Winograd convolution \(kernel.name) is for inference only")
+    }
+
+    private func run() throws {
+        if transformedVersion != kernel.version {
+            try transformKernel()
+            transformedVersion = kernel.version
+        }
+        guard let biasValues = bias.master?.data else { throw UNetError("parameter \(bias.name) has no values") }
+        let buffers = WinogradBuffers(source: input.value.data, destination: output.value.data, transformedInput: transformedInput.data,
+                                      products: products.data, bias: biasValues)
+        let shape = geometry
+        let threads = OpenMPLoop.threads
+        var first = 0
+        while first < tileCount {
+            let count = min(chunkTiles, tileCount - first)
+            // The transforms run on oneDNN's own threads, which are otherwise spinning between
+            // primitives: on other threads they would have to compete with them for the cores.
+            let parts = min(threads, count)
+            let range = first..<(first + count)
+            OpenMPLoop.forEach(parts) { part in
+                shape.transformInput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+            }
+            try multiply.execute(on: engine)
+            try engine.wait()
+            OpenMPLoop.forEach(parts) { part in
+                shape.transformOutput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+            }
+            first += count
+        }
+    }
+
+    /// U = G g Gᵀ for every (input, output) channel pair, into [36, in, out].
+    private func transformKernel() throws {
+        if let kernelCopy {
+            try kernelCopy.execute(on: engine)
+            try engine.wait()
+        }
+        let g = kernelStaging.floats
+        let u = transformedKernel.floats
+        let pairs = inChannels * outChannels
+        withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 + 36 + 18) { scratch in
+            let taps = UnsafeMutableBufferPointer(rebasing: scratch[0..<9])
+            let transformed = UnsafeMutableBufferPointer(rebasing: scratch[9..<45])
+            let left = UnsafeMutableBufferPointer(rebasing: scratch[45..<63])
+            for pair in 0..<pairs {
+                // Keras order (kh, kw, in, out): tap (r, c) of pair (i, o) sits at (3r + c)·in·out + i·out + o.
+                for tap in 0..<9 { taps[tap] = Double(g[tap * pairs + pair]) }
+                WinogradTransform.kernel(UnsafeBufferPointer(taps), into: transformed, scratch: left)
+                for position in 0..<WinogradTransform.positions { u[position * pairs + pair] = Float(transformed[position]) }
+            }
+        }
+    }
+}
+
+/// The shape of one Winograd convolution: what the transforms need, as a value that threads share.
+struct WinogradGeometry: Sendable {
+    let height: Int, width: Int
+    let inChannels: Int, outChannels: Int
+    let tilesDown: Int, tilesAcross: Int
+    let chunkTiles: Int
+    let relu: Bool
+
+    /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
+    /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
+    /// two columns), then B across each tile.
+    func transformInput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
+        let source = UnsafePointer(buffers.source.assumingMemoryBound(to: Float.self))
+        let transformed = buffers.transformedInput.assumingMemoryBound(to: Float.self)
+        let blocks = inChannels / 8
+        let positionStride = chunkTiles &* inChannels
+        let columnsPerRow = tilesAcross &* 4 &+ 2
+        let zero = SIMD8<Float>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 6 * columnsPerRow) { scratch in
+            guard let columns = scratch.baseAddress else { return }
+            var tile = tiles.lowerBound
+            while tile < tiles.upperBound {
+                let image = tile / (tilesDown &* tilesAcross)
+                let within = tile % (tilesDown &* tilesAcross)
+                let tileRow = within / tilesAcross, firstTile = within % tilesAcross
+                let lastTile = min(tilesAcross, firstTile &+ tiles.upperBound &- tile)
+                let y0 = tileRow &* 4 &- 1, x0 = firstTile &* 4 &- 1
+                let spanColumns = (lastTile &- firstTile) &* 4 &+ 2
+                let rowsInside = (0..<6).map { y0 &+ $0 >= 0 && y0 &+ $0 < height }
+                for block in 0..<blocks {
+                    let planeOffset: Int = ((image &* blocks &+ block) &* height &* width) &* 8
+                    let plane = source + planeOffset
+                    for c in 0..<spanColumns {
+                        let x = x0 &+ c
+                        var d = (zero, zero, zero, zero, zero, zero)
+                        if x >= 0 && x < width {
+                            let topOffset: Int = (y0 &* width &+ x) &* 8
+                            let top = UnsafeRawPointer(plane + topOffset)
+                            let rowBytes = width &* 32
+                            if rowsInside[0] { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
+                            if rowsInside[1] { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
+                            if rowsInside[2] { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
+                            if rowsInside[3] { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
+                            if rowsInside[4] { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
+                            if rowsInside[5] { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
+                        }
+                        let r = WinogradTransform.inputRow(d.0, d.1, d.2, d.3, d.4, d.5)
+                        columns[c] = r.0
+                        columns[spanColumns &+ c] = r.1
+                        columns[2 &* spanColumns &+ c] = r.2
+                        columns[3 &* spanColumns &+ c] = r.3
+                        columns[4 &* spanColumns &+ c] = r.4
+                        columns[5 &* spanColumns &+ c] = r.5
+                    }
+                    for across in 0..<(lastTile &- firstTile) {
+                        let local = tile &+ across &- chunkStart
+                        let offset: Int = local &* inChannels &+ block &* 8
+                        let column = UnsafeMutableRawPointer(transformed + offset)
+                        for k in 0..<6 {
+                            let columnOffset: Int = k &* spanColumns &+ across &* 4
+                            let t = columns + columnOffset
+                            let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
+                            let positionBytes: Int = k &* 6 &* positionStride &* 4
+                            let base = column + positionBytes
+                            base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.1, toByteOffset: positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.2, toByteOffset: 2 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.3, toByteOffset: 3 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.4, toByteOffset: 4 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.5, toByteOffset: 5 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        }
+                    }
+                }
+                tile = tile &+ (lastTile &- firstTile)
+            }
+        }
+    }
+
+    func transformOutput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
+        let products = UnsafePointer(buffers.products.assumingMemoryBound(to: Float.self))
+        let bias = UnsafePointer(buffers.bias.assumingMemoryBound(to: Float.self))
+        let destination = buffers.destination.assumingMemoryBound(to: Float.self)
+        let blocks = outChannels / 8
+        let positionStride = chunkTiles * outChannels
+        let zero = SIMD8<Float>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
+            guard let t = scratch.baseAddress else { return }
+            for tile in tiles {
+                let local = tile - chunkStart
+                let n = tile / (tilesDown * tilesAcross)
+                let within = tile % (tilesDown * tilesAcross)
+                let y0 = (within / tilesAcross) * 4, x0 = (within % tilesAcross) * 4
+                let rows = min(4, height - y0), columns = min(4, width - x0)
+                for block in 0..<blocks {
+                    let column = UnsafeRawPointer(products + local * outChannels + block * 8)
+                    func m(_ position: Int) -> SIMD8<Float> {
+                        column.loadUnaligned(fromByteOffset: position * positionStride * 4, as: SIMD8<Float>.self)
+                    }
+                    for j in 0..<6 {
+                        let r = WinogradTransform.outputRow(m(j), m(6 + j), m(12 + j), m(18 + j), m(24 + j), m(30 + j))
+                        t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3
+                    }
+                    let shift = UnsafeRawPointer(bias + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                    let plane = destination + ((n * blocks + block) * height * width) * 8
+                    for a in 0..<rows {
+                        let r = WinogradTransform.outputRow(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
+                        var values = (r.0 + shift, r.1 + shift, r.2 + shift, r.3 + shift)
+                        if relu {
+                            values = (values.0.replacing(with: zero, where: values.0 .< zero),
+                                      values.1.replacing(with: zero, where: values.1 .< zero),
+                                      values.2.replacing(with: zero, where: values.2 .< zero),
+                                      values.3.replacing(with: zero, where: values.3 .< zero))
+                        }
+                        let row = UnsafeMutableRawPointer(plane + ((y0 + a) * width + x0) * 8)
+                        row.storeBytes(of: values.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                        if columns > 1 { row.storeBytes(of: values.1, toByteOffset: 32, as: SIMD8<Float>.self) }
+                        if columns > 2 { row.storeBytes(of: values.2, toByteOffset: 64, as: SIMD8<Float>.self) }
+                        if columns > 3 { row.storeBytes(of: values.3, toByteOffset: 96, as: SIMD8<Float>.self) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The buffers of one Winograd convolution, for the transform threads.
+/// `@unchecked Sendable`: the layer keeps every buffer alive while `run` waits for the threads,
+/// and the threads write disjoint tiles (of the transformed input, or of the output).
+struct WinogradBuffers: @unchecked Sendable {
+    let source: UnsafeMutableRawPointer
+    let destination: UnsafeMutableRawPointer
+    let transformedInput: UnsafeMutableRawPointer
+    let products: UnsafeMutableRawPointer
+    let bias: UnsafeMutableRawPointer
+}
+
+extension Range where Bound == Int {
+    /// The `part`-th of `parts` nearly equal consecutive pieces.
+    func split(_ part: Int, of parts: Int) -> Range<Int> {
+        let size = count
+        return (lowerBound + size * part / parts)..<(lowerBound + size * (part + 1) / parts)
+    }
+}
+

@@ -1,0 +1,82 @@
+/// The transforms of Winograd's minimal filtering algorithm F(4×4, 3×3) (Lavin and Gray, 2016,
+/// interpolation points 0, ±1, ±2, ∞): a 4×4 block of a 3×3 "same" convolution's output is
+/// Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A for the 6×6 input patch d around it, so 36 multiplications per input
+/// channel replace 144. The element-wise products summed over input channels become 36
+/// independent matrix products, which oneDNN's GEMM runs near the cores' peak.
+///
+/// Activations are in oneDNN's nChw8c layout, so each 8-channel block is one `SIMD8<Float>`.
+enum WinogradTransform {
+    /// Output pixels per tile side.
+    static let outputSide = 4
+    /// Input pixels per tile side (output side + kernel side − 1).
+    static let inputSide = 6
+    /// Products per tile: one matrix product for each of the 6×6 transformed positions.
+    static let positions = 36
+
+    /// G g Gᵀ for one 3×3 kernel (row-major, g[3·row + column]) into 36 values, in Float64 so
+    /// the transform adds no rounding of its own before the final conversion.
+    static func kernel(_ g: [Double]) -> [Double] {
+        var result = [Double](repeating: 0, count: 36)
+        g.withUnsafeBufferPointer { taps in
+            result.withUnsafeMutableBufferPointer { output in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: 18) { scratch in
+                    kernel(taps, into: output, scratch: scratch)
+                }
+            }
+        }
+        return result
+    }
+
+    /// `kernel(_:)` without allocating: 9 taps in, 36 values out, 18 values of scratch.
+    static func kernel(_ g: UnsafeBufferPointer<Double>, into result: UnsafeMutableBufferPointer<Double>,
+                       scratch left: UnsafeMutableBufferPointer<Double>) {
+        // (G g): each column of g through G, then each row of that through G again.
+        for j in 0..<3 {
+            let (a, b, c) = (g[j], g[3 + j], g[6 + j])
+            left[j] = a / 4
+            left[3 + j] = -(a + b + c) / 6
+            left[6 + j] = -(a - b + c) / 6
+            left[9 + j] = a / 24 + b / 12 + c / 6
+            left[12 + j] = a / 24 - b / 12 + c / 6
+            left[15 + j] = c
+        }
+        for i in 0..<6 {
+            let (a, b, c) = (left[i * 3], left[i * 3 + 1], left[i * 3 + 2])
+            result[i * 6] = a / 4
+            result[i * 6 + 1] = -(a + b + c) / 6
+            result[i * 6 + 2] = -(a - b + c) / 6
+            result[i * 6 + 3] = a / 24 + b / 12 + c / 6
+            result[i * 6 + 4] = a / 24 - b / 12 + c / 6
+            result[i * 6 + 5] = c
+        }
+    }
+
+    /// Bᵀ applied to six values (one column or row of a 6×6 patch).
+    @inline(__always)
+    static func inputRow(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>,
+                         _ d4: SIMD8<Float>, _ d5: SIMD8<Float>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let four: SIMD8<Float> = SIMD8(repeating: 4), five: SIMD8<Float> = SIMD8(repeating: 5), two: SIMD8<Float> = SIMD8(repeating: 2)
+        let a = d4 - d2, b = d3 - d1
+        let c = d4 - four * d2, e = d3 - four * d1
+        return (four * d0 - five * d2 + d4,
+                c + e,
+                c - e,
+                a + two * b,
+                a - two * b,
+                four * d1 - five * d3 + d5)
+    }
+
+    /// Aᵀ applied to six values: four outputs.
+    @inline(__always)
+    static func outputRow(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>,
+                          _ m4: SIMD8<Float>, _ m5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let two: SIMD8<Float> = SIMD8(repeating: 2), four: SIMD8<Float> = SIMD8(repeating: 4), eight: SIMD8<Float> = SIMD8(repeating: 8)
+        let sum12 = m1 + m2, difference12 = m1 - m2
+        let sum34 = m3 + m4, difference34 = m3 - m4
+        return (m0 + sum12 + sum34,
+                difference12 + two * difference34,
+                sum12 + four * sum34,
+                difference12 + eight * difference34 + m5)
+    }
+}

@@ -1,0 +1,104 @@
+import CDNNL
+import Testing
+@testable import UNet
+
+/// The Winograd convolution against the Float64 reference convolution, on shapes with whole and
+/// partial 4×4 tiles, and inside a whole network against oneDNN's direct convolution.
+@Suite struct WinogradConvolutionTests {
+    /// F(4×4, 3×3)'s transforms scale values by up to 8 and back, so its f32 rounding is about ten
+    /// times that of a direct convolution: a few 1e-6 of the output's scale here; a wrong transform
+    /// coefficient gives errors of order 1.
+    static let tolerance = 2e-5
+
+    @Test func kernelTransformReproducesADirectConvolutionOfOnePatch() {
+        // One 6×6 patch and one kernel: Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the 4×4 correlation.
+        let g = randomValues(9, seed: 11)
+        let d = randomValues(36, seed: 12)
+        let u = WinogradTransform.kernel(g)
+        let bt: [[Double]] = [[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                              [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]]
+        let at: [[Double]] = [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]]
+        var v = [Double](repeating: 0, count: 36)
+        for i in 0..<6 { for j in 0..<6 { for k in 0..<6 { for l in 0..<6 { v[i * 6 + j] += bt[i][k] * d[k * 6 + l] * bt[j][l] } } } }
+        var worst = 0.0
+        for a in 0..<4 {
+            for b in 0..<4 {
+                var y = 0.0
+                for i in 0..<6 { for j in 0..<6 { y += at[a][i] * u[i * 6 + j] * v[i * 6 + j] * at[b][j] } }
+                var direct = 0.0
+                for r in 0..<3 { for c in 0..<3 { direct += g[r * 3 + c] * d[(a + r) * 6 + b + c] } }
+                worst = max(worst, abs(y - direct))
+            }
+        }
+        #expect(worst < 1e-12)
+    }
+
+    @Test(arguments: [
+        ([2, 16, 16, 16], 8, true),     // whole tiles
+        ([1, 10, 14, 24], 16, false),   // partial tiles on both sides, no ReLU
+        ([3, 9, 8, 16], 24, true),      // an odd height
+    ])
+    func matchesTheReferenceConvolution(shape: [Int], outChannels: Int, relu: Bool) throws {
+        let kernelShape = [3, 3, shape[3], outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 21)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 22).map { $0 * 0.3 }
+        let bias = randomValues(outChannels, seed: 23).map { $0 * 0.1 }
+        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
+
+        let harness = try LayerHarness(training: false)
+        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        #expect(WinogradConvolutionLayer.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
+        let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
+                                                 kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
+                                                 bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu)
+        try harness.graph.runForward()
+        let error = relativeError(try harness.read(layer.output.value), expected)
+        #expect(error < Self.tolerance, "relative error \(error)")
+    }
+
+    @Test func newParameterValuesAreTransformedAgain() throws {
+        let shape = [1, 8, 8, 16], kernelShape = [3, 3, 16, 8]
+        let x = randomValues(shape.reduce(1, *), seed: 31)
+        let first = randomValues(kernelShape.reduce(1, *), seed: 32), second = randomValues(kernelShape.reduce(1, *), seed: 33)
+        let bias = [Double](repeating: 0, count: 8)
+        let harness = try LayerHarness(training: false)
+        let kernel = try harness.parameter("test.conv.kernel", kernelShape, first)
+        let layer = try WinogradConvolutionLayer(graph: harness.graph, input: harness.input(x, shape, tag: dnnl_nChw8c), kernel: kernel,
+                                                 bias: harness.parameter("test.conv.bias", [8], bias), relu: false)
+        try harness.graph.runForward()
+        try kernel.setValues(second.map(Float.init))
+        try harness.graph.runForward()
+        let expected = ReferenceLayers.convolution(x, shape, kernel: second, kernelShape: kernelShape, bias: bias, relu: false)
+        let error = relativeError(try harness.read(layer.output.value), expected)
+        #expect(error < Self.tolerance, "relative error \(error)")
+    }
+
+    @Test func onlyInferenceGraphsOfBlockedF32ActivationsUseIt() throws {
+        let inference = try LayerHarness(training: false), training = try LayerHarness(training: true)
+        let values = [Double](repeating: 0, count: 2 * 16 * 16 * 16)
+        let blocked = try inference.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c)
+        #expect(WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 16, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 1, outChannels: 16, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 12, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: try inference.input(values, [2, 16, 16, 16], tag: dnnl_nhwc),
+                                                  kernelSize: 3, outChannels: 16, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: try training.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c),
+                                                  kernelSize: 3, outChannels: 16, graph: training.graph))
+        // 5×5 would compute 8×8 per image: too much of it outside the image to pay.
+        let small = try inference.input([Double](repeating: 0, count: 5 * 5 * 16), [1, 5, 5, 16], tag: dnnl_nChw8c)
+        #expect(!WinogradConvolutionLayer.applies(to: small, kernelSize: 3, outChannels: 16, graph: inference.graph))
+    }
+
+    @Test(arguments: Upsampling.allCases)
+    func aWholeNetworkAgreesWithDirectConvolution(upsampling: Upsampling) throws {
+        let config = UNetConfig(nClasses: 3, nChannels: 4, tileSize: 48, nFiltersStart: 16, growthFactor: 2, depth: 2,
+                                upsampling: upsampling, dropout: 0.25, classWeights: [0.2, 0.5, 0.3])
+        let model = try UNetModel(config: config, seed: 5, convolutionAlgorithm: .direct)
+        let input = HostTensor(shape: [2, 48, 48, 4], values: randomValues(2 * 48 * 48 * 4, seed: 41).map(Float.init))
+        let direct = try model.forward(input)
+        model.convolutionAlgorithm = .winograd
+        let winograd = try model.forward(input)
+        #expect(maximumDifference(winograd, direct) < 1e-5)
+        #expect(maximumDifference(winograd, direct) > 0, "the Winograd layers did not run")
+    }
+}
