@@ -41,10 +41,14 @@ import Testing
         #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
 
-    @Test func transposedConvolution() throws {
-        let shape = [2, 3, 3, 4]
-        let outChannels = 3
-        let kernelShape = [2, 2, outChannels, 4]
+    /// NHWC input shapes and output channels: odd channel counts (a channel-last packed tensor),
+    /// whole channel blocks (a blocked one), H ≠ W, a single row, and a channel-last input.
+    @Test(arguments: [
+        ([2, 3, 3, 4], 3, dnnl_nChw8c), ([2, 3, 5, 16], 16, dnnl_nChw8c), ([1, 1, 3, 8], 6, dnnl_nChw8c),
+        ([2, 4, 2, 5], 16, dnnl_nhwc),
+    ])
+    func transposedConvolution(shape: [Int], outChannels: Int, tag: dnnl_format_tag_t) throws {
+        let kernelShape = [2, 2, outChannels, shape[3]]
         let x = randomValues(shape.reduce(1, *), seed: 11)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 12)
         let bias = randomValues(outChannels, seed: 13)
@@ -59,7 +63,7 @@ import Testing
         #expect(relativeError(analytic.dBias, finiteDifferences(of: { objective(x, kernel, $0) }, at: bias)) < Self.referenceTolerance)
 
         let harness = try LayerHarness()
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let input = try harness.input(x, shape, tag: tag)
         let kernelParameter = try harness.parameter("test.up.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.up.bias", [outChannels], bias)
         let layer = try TransposedConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter)
