@@ -41,11 +41,13 @@ import Testing
         #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
 
-    /// NHWC input shapes and output channels: odd channel counts (a channel-last packed tensor),
-    /// whole channel blocks (a blocked one), H ≠ W, a single row, and a channel-last input.
+    /// NHWC input shapes, output channels and input layouts: channel counts that fill no block
+    /// (a channel-last packed tensor), whole blocks (a blocked one), 4·C in whole blocks but C not
+    /// (the convolution is made to write channel-last), H ≠ W, a single row, and plain or
+    /// 16-blocked inputs.
     @Test(arguments: [
-        ([2, 3, 3, 4], 3, dnnl_nChw8c), ([2, 3, 5, 16], 16, dnnl_nChw8c), ([1, 1, 3, 8], 6, dnnl_nChw8c),
-        ([2, 4, 2, 5], 16, dnnl_nhwc),
+        ([2, 3, 3, 4], 3, dnnl_nChw8c), ([2, 3, 5, 16], 16, dnnl_nChw8c), ([2, 3, 3, 16], 4, dnnl_nChw8c),
+        ([1, 1, 3, 8], 6, dnnl_nChw8c), ([2, 4, 2, 5], 16, dnnl_nhwc), ([1, 2, 3, 16], 16, dnnl_nChw16c),
     ])
     func transposedConvolution(shape: [Int], outChannels: Int, tag: dnnl_format_tag_t) throws {
         let kernelShape = [2, 2, outChannels, shape[3]]
