@@ -11,7 +11,8 @@ final class TransposedConvolutionLayer: GraphLayer {
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
     private let forward: PrimitiveDescriptor
-    /// The 1×1 convolution's output [N, 4C, H, W], before the shuffle.
+    /// The 1×1 convolution's output [N, 4C, H, W], before the shuffle. Nothing reads it after the
+    /// shuffle, so backward reuses it for the gradient with respect to it.
     private let packed: DNNLMemory
     private let shuffle: PixelShuffle
     private static let geometry = ConvolutionGeometry(kernel: 1, stride: 1, padding: 0)
@@ -24,8 +25,8 @@ final class TransposedConvolutionLayer: GraphLayer {
         var forward = try Self.forwardDescriptor(graph: graph, input: input, destination: .any(packedDims), name: kernel.name)
         var block = PixelShuffle.channelBlock(of: forward.memory(dnnl_query_dst_md)) ?? 0
         if ![1, 8, 16].contains(block) || channels % block != 0 {
-            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: .nhwc(packedDims[0], packedDims[1], packedDims[2], packedDims[3]),
-                                                 name: kernel.name)
+            let channelLast = try MemoryDescriptor(dims: packedDims, tag: dnnl_nhwc)
+            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: channelLast, name: kernel.name)
             block = 1
         }
         let packedDescriptor = forward.memory(dnnl_query_dst_md)
@@ -85,7 +86,7 @@ final class TransposedConvolutionLayer: GraphLayer {
         let channels = output.channels
         let packedChannels = 4 * channels
         // The output gradient, unshuffled into the convolution's output layout.
-        let packedGradient = try DNNLMemory(packed.descriptor, engine: graph.engine)
+        let packedGradient = packed
         let unshuffle = try PrimitiveDescriptor.reorder(from: shuffle.spreadView, to: shuffle.packedView, engine: graph.engine)
         steps.append(.primitive(try PrimitiveCall(unshuffle, [
             (ExecutionArgument.source, DNNLMemory(view: shuffle.spreadView, of: graph.gradient(of: output), engine: graph.engine)),
