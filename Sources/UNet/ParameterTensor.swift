@@ -31,15 +31,17 @@ final class ParameterTensor {
         kerasDescriptor = try ParameterTensor.kerasLayout(name: name, shape: kerasShape)
     }
 
-    /// Logical oneDNN dims and Keras strides: conv kernels (kh, kw, in, out) and transposed-conv
-    /// kernels (kh, kw, out, in) both become weights (out, in, kh, kw); vectors stay vectors.
+    /// Logical oneDNN dims and Keras strides: conv kernels (kh, kw, in, out) become weights
+    /// (out, in, kh, kw); transposed-conv kernels (kh, kw, out, in) become the weights of the
+    /// 1×1 convolution that computes them, (kh·kw·out, in, 1, 1), which is their row-major
+    /// order; vectors stay vectors.
     private static func kerasLayout(name: String, shape: [Int]) throws -> MemoryDescriptor {
         switch shape.count {
         case 1:
             return try MemoryDescriptor(dims: shape, strides: [1])
         case 4 where name.hasSuffix(".up.kernel"):
             let (kh, kw, out, input) = (shape[0], shape[1], shape[2], shape[3])
-            return try MemoryDescriptor(dims: [out, input, kh, kw], strides: [input, 1, kw * out * input, out * input])
+            return try MemoryDescriptor(dims: [kh * kw * out, input, 1, 1], strides: [input, 1, 1, 1])
         case 4:
             let (kh, kw, input, out) = (shape[0], shape[1], shape[2], shape[3])
             return try MemoryDescriptor(dims: [out, input, kh, kw], strides: [1, out, kw * input * out, input * out])

@@ -1,79 +1,139 @@
 import CDNNL
 
 /// Keras's Conv2DTranspose 2×2 stride 2 with bias and no activation:
-/// y[2r+i, 2c+j, o] = b[o] + Σ_ch x[r, c, ch]·K[i, j, o, ch]. oneDNN's deconvolution computes the
-/// same with weights (o, ch, i, j), so no spatial flip is needed.
+/// y[2r+i, 2c+j, o] = b[o] + Σ_ch x[r, c, ch]·K[i, j, o, ch]. Computed as a 1×1 convolution to
+/// 4·C packed channels (channel k = (2i + j)·C + o, whose weights [k, ch] are the Keras kernel in
+/// row-major order) followed by a pixel shuffle, because oneDNN 2.6's deconvolution runs at a
+/// fraction of its 1×1 convolution's speed.
 final class TransposedConvolutionLayer: GraphLayer {
     let input: Activation
     let output: Activation
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
     private let forward: PrimitiveDescriptor
-    private let geometry = ConvolutionGeometry(kernel: 2, stride: 2, padding: 0)
+    /// The 1×1 convolution's output [N, 4C, H, W], before the shuffle. Nothing reads it after the
+    /// shuffle, so backward reuses it for the gradient with respect to it.
+    private let packed: DNNLMemory
+    private let shuffle: PixelShuffle
+    private static let geometry = ConvolutionGeometry(kernel: 1, stride: 1, padding: 0)
 
     init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor) throws {
-        let outChannels = kernel.kerasShape[2]
-        var src = input.descriptor.raw
-        var weights = try MemoryDescriptor.any([outChannels, input.channels, 2, 2]).raw
-        var biasDescriptor = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
-        var dst = try MemoryDescriptor.any([input.batch, outChannels, input.height * 2, input.width * 2]).raw
-        var operation = dnnl_deconvolution_desc_t()
-        let kind = graph.training ? dnnl_forward_training : dnnl_forward_inference
-        try check(dnnl_deconvolution_forward_desc_init(&operation, kind, dnnl_deconvolution_direct, &src, &weights, &biasDescriptor, &dst,
-                                                       geometry.strides, geometry.paddings, geometry.paddings),
-                  "deconvolution_forward_desc_init \(kernel.name)")
-        forward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
-                                          engine: graph.engine, what: "deconvolution forward \(kernel.name)")
+        let channels = kernel.kerasShape[2]
+        let packedDims = [input.batch, 4 * channels, input.height, input.width]
+        // Let the convolution choose its output layout when the shuffle can describe it, else
+        // make it write channel-last.
+        var forward = try Self.forwardDescriptor(graph: graph, input: input, destination: .any(packedDims), name: kernel.name)
+        var block = PixelShuffle.channelBlock(of: forward.memory(dnnl_query_dst_md)) ?? 0
+        if ![1, 8, 16].contains(block) || channels % block != 0 {
+            let channelLast = try MemoryDescriptor(dims: packedDims, tag: dnnl_nhwc)
+            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: channelLast, name: kernel.name)
+            block = 1
+        }
+        let packedDescriptor = forward.memory(dnnl_query_dst_md)
+        let outputDescriptor = try MemoryDescriptor(dims: [input.batch, channels, input.height * 2, input.width * 2],
+                                                    tag: PixelShuffle.spreadTag(forChannelBlock: block))
+        self.forward = forward
         self.input = input
         self.kernel = kernel
         self.bias = bias
-        output = try graph.activation(forward.memory(dnnl_query_dst_md))
+        packed = try DNNLMemory(packedDescriptor, engine: graph.engine)
+        shuffle = try PixelShuffle(packed: packedDescriptor, spread: outputDescriptor)
+        output = try graph.activation(outputDescriptor)
+
         let weightsMemory = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
-        let biasMemory = try graph.weights(bias, as: forward.memory(dnnl_query_weights_md, 1))
+        // The parameter keeps Keras's one bias per output channel; the convolution wants it once
+        // per sub-pixel, copied from the parameter before every run since training changes it.
+        let biasMemory = try graph.weights(bias, as: MemoryDescriptor(dims: [channels], tag: dnnl_x))
+        let packedBias = try DNNLMemory(forward.memory(dnnl_query_weights_md, 1), engine: graph.engine)
+        graph.append(.host {
+            let byteCount = channels * MemoryLayout<Float>.stride
+            for subPixel in 0..<4 {
+                (packedBias.data + subPixel * byteCount).copyMemory(from: biasMemory.data, byteCount: byteCount)
+            }
+        })
         graph.append(try PrimitiveCall(forward, [
             (ExecutionArgument.source, input.value), (ExecutionArgument.weights, weightsMemory),
-            (ExecutionArgument.bias, biasMemory), (ExecutionArgument.destination, output.value),
+            (ExecutionArgument.bias, packedBias), (ExecutionArgument.destination, packed),
+        ]))
+        let shuffleCall = try PrimitiveDescriptor.reorder(from: shuffle.packedView, to: shuffle.spreadView, engine: graph.engine)
+        graph.append(try PrimitiveCall(shuffleCall, [
+            (ExecutionArgument.source, DNNLMemory(view: shuffle.packedView, of: packed, engine: graph.engine)),
+            (ExecutionArgument.destination, DNNLMemory(view: shuffle.spreadView, of: output.value, engine: graph.engine)),
         ]))
         graph.add(self)
     }
 
+    private static func forwardDescriptor(graph: NetworkGraph, input: Activation, destination: MemoryDescriptor,
+                                          name: String) throws -> PrimitiveDescriptor {
+        let geometry = Self.geometry
+        let packedChannels = destination.dims[1]
+        var src = input.descriptor.raw
+        var weights = try MemoryDescriptor.any([packedChannels, input.channels, 1, 1]).raw
+        var bias = try MemoryDescriptor(dims: [packedChannels], tag: dnnl_x).raw
+        var dst = destination.raw
+        var operation = dnnl_convolution_desc_t()
+        let kind = graph.training ? dnnl_forward_training : dnnl_forward_inference
+        try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &dst,
+                                                     geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_forward_desc_init \(name)")
+        return try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
+                                       engine: graph.engine, what: "transposed convolution forward \(name)")
+    }
+
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
         var steps: [GraphStep] = []
-        let outputGradient = try graph.gradient(of: output)
-        let outChannels = output.channels
+        let geometry = Self.geometry
+        let channels = output.channels
+        let packedChannels = 4 * channels
+        // The output gradient, unshuffled into the convolution's output layout.
+        let packedGradient = packed
+        let unshuffle = try PrimitiveDescriptor.reorder(from: shuffle.spreadView, to: shuffle.packedView, engine: graph.engine)
+        steps.append(.primitive(try PrimitiveCall(unshuffle, [
+            (ExecutionArgument.source, DNNLMemory(view: shuffle.spreadView, of: graph.gradient(of: output), engine: graph.engine)),
+            (ExecutionArgument.destination, DNNLMemory(view: shuffle.packedView, of: packedGradient, engine: graph.engine)),
+        ])))
         do {
             var src = input.descriptor.raw
-            var diffWeights = try MemoryDescriptor.any([outChannels, input.channels, 2, 2]).raw
-            var diffBias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
-            var diffDst = output.descriptor.raw
-            var operation = dnnl_deconvolution_desc_t()
-            try check(dnnl_deconvolution_backward_weights_desc_init(&operation, dnnl_deconvolution_direct, &src, &diffWeights, &diffBias,
-                                                                    &diffDst, geometry.strides, geometry.paddings, geometry.paddings),
-                      "deconvolution_backward_weights_desc_init \(kernel.name)")
+            var diffWeights = try MemoryDescriptor.any([packedChannels, input.channels, 1, 1]).raw
+            var diffBias = try MemoryDescriptor(dims: [packedChannels], tag: dnnl_x).raw
+            var diffDst = packed.descriptor.raw
+            var operation = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
+                                                                  &diffDst, geometry.strides, geometry.paddings, geometry.paddings),
+                      "convolution_backward_weights_desc_init \(kernel.name)")
             let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
-                                                   hint: forward, engine: graph.engine, what: "deconvolution backward weights \(kernel.name)")
+                                                   hint: forward, engine: graph.engine, what: "transposed convolution backward weights \(kernel.name)")
             let kernelGradient = try graph.weightGradient(kernel, as: backward.memory(dnnl_query_diff_weights_md))
-            let biasGradient = try graph.weightGradient(bias, as: backward.memory(dnnl_query_diff_weights_md, 1))
+            let packedBiasGradient = try DNNLMemory(backward.memory(dnnl_query_diff_weights_md, 1), engine: graph.engine)
+            let biasGradient = try graph.weightGradient(bias, as: MemoryDescriptor(dims: [channels], tag: dnnl_x))
             steps.append(.primitive(try PrimitiveCall(backward, [
-                (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, outputGradient),
-                (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, biasGradient.memory),
+                (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, packedGradient),
+                (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, packedBiasGradient),
             ])))
+            // Each Keras bias feeds all four sub-pixels, so its gradient sums their four slices.
+            steps.append(.host {
+                let packedSums = packedBiasGradient.floats
+                let sums = biasGradient.memory.floats
+                for o in 0..<channels {
+                    sums[o] = packedSums[o] + packedSums[channels + o] + packedSums[2 * channels + o] + packedSums[3 * channels + o]
+                }
+            })
             steps += kernelGradient.then + biasGradient.then
         }
         if input.needsGradient {
             var diffSrc = input.descriptor.raw
-            var weights = try MemoryDescriptor.any([outChannels, input.channels, 2, 2]).raw
-            var diffDst = output.descriptor.raw
-            var operation = dnnl_deconvolution_desc_t()
-            try check(dnnl_deconvolution_backward_data_desc_init(&operation, dnnl_deconvolution_direct, &diffSrc, &weights, &diffDst,
-                                                                 geometry.strides, geometry.paddings, geometry.paddings),
-                      "deconvolution_backward_data_desc_init \(kernel.name)")
+            var weights = try MemoryDescriptor.any([packedChannels, input.channels, 1, 1]).raw
+            var diffDst = packed.descriptor.raw
+            var operation = dnnl_convolution_desc_t()
+            try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                               geometry.strides, geometry.paddings, geometry.paddings),
+                      "convolution_backward_data_desc_init \(kernel.name)")
             let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
-                                                   hint: forward, engine: graph.engine, what: "deconvolution backward data \(kernel.name)")
+                                                   hint: forward, engine: graph.engine, what: "transposed convolution backward data \(kernel.name)")
             let weightsMemory = try graph.weights(kernel, as: backward.memory(dnnl_query_weights_md))
             let sink = try graph.gradientSink(for: input)
             steps.append(.primitive(try PrimitiveCall(backward, [
-                (ExecutionArgument.diffDestination, outputGradient), (ExecutionArgument.weights, weightsMemory),
+                (ExecutionArgument.diffDestination, packedGradient), (ExecutionArgument.weights, weightsMemory),
                 (ExecutionArgument.diffSource, sink.memory),
             ])))
             steps += sink.then

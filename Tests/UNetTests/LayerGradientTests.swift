@@ -41,10 +41,16 @@ import Testing
         #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
 
-    @Test func transposedConvolution() throws {
-        let shape = [2, 3, 3, 4]
-        let outChannels = 3
-        let kernelShape = [2, 2, outChannels, 4]
+    /// NHWC input shapes, output channels and input layouts: channel counts that fill no block
+    /// (a channel-last packed tensor), whole blocks (a blocked one), 4·C in whole blocks but C not
+    /// (the convolution is made to write channel-last), H ≠ W, a single row, and plain or
+    /// 16-blocked inputs.
+    @Test(arguments: [
+        ([2, 3, 3, 4], 3, dnnl_nChw8c), ([2, 3, 5, 16], 16, dnnl_nChw8c), ([2, 3, 3, 16], 4, dnnl_nChw8c),
+        ([1, 1, 3, 8], 6, dnnl_nChw8c), ([2, 4, 2, 5], 16, dnnl_nhwc), ([1, 2, 3, 16], 16, dnnl_nChw16c),
+    ])
+    func transposedConvolution(shape: [Int], outChannels: Int, tag: dnnl_format_tag_t) throws {
+        let kernelShape = [2, 2, outChannels, shape[3]]
         let x = randomValues(shape.reduce(1, *), seed: 11)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 12)
         let bias = randomValues(outChannels, seed: 13)
@@ -59,7 +65,7 @@ import Testing
         #expect(relativeError(analytic.dBias, finiteDifferences(of: { objective(x, kernel, $0) }, at: bias)) < Self.referenceTolerance)
 
         let harness = try LayerHarness()
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let input = try harness.input(x, shape, tag: tag)
         let kernelParameter = try harness.parameter("test.up.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.up.bias", [outChannels], bias)
         let layer = try TransposedConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter)
