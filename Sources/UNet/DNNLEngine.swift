@@ -20,6 +20,13 @@ final class DNNLEngine {
         self.stream = stream
     }
 
+    /// Whether oneDNN computes bfloat16 in hardware here (AVX-512 with bf16, or AMX). Elsewhere a
+    /// bf16 request computes in f32.
+    var computesBF16Natively: Bool {
+        let bf16 = dnnl_cpu_isa_avx512_core_bf16.rawValue
+        return dnnl_get_effective_cpu_isa().rawValue & bf16 == bf16
+    }
+
     /// Blocks until every primitive submitted so far has finished.
     func wait() throws {
         try check(dnnl_stream_wait(stream), "stream_wait")

@@ -1,0 +1,47 @@
+#!/bin/bash
+# segpipe against TensorFlow/Keras on this machine, in one run: the same batch of random tiles
+# through the default U-Net (UNET.md), alternating the two so that both see the same load.
+# Prints one JSON line per measurement, then a Markdown table of the medians over the rounds.
+#
+# Not run by CI. Needs a release build and a Python with TensorFlow:
+#   swift build -c release
+#   python3 -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install tensorflow-cpu
+#   PYTHON=/tmp/tfenv/bin/python scripts/compare-tensorflow.sh [rounds] [steps]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+steps=${2:-5}
+python=${PYTHON:-python3}
+segpipe=.build/release/segpipe
+[ -x "$segpipe" ] || { echo "compare-tensorflow.sh: $segpipe not found; run swift build -c release first" >&2; exit 1; }
+"$python" -c "import tensorflow" 2>/dev/null || { echo "compare-tensorflow.sh: $python cannot import tensorflow; set PYTHON" >&2; exit 1; }
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for round in $(seq 1 "$rounds"); do
+    for mode in predict train; do
+        for convolution in winograd direct; do
+            [ "$mode" = train ] && [ "$convolution" = direct ] && continue
+            "$segpipe" bench --mode "$mode" --convolution "$convolution" --steps "$steps" --warm-up 1 --json \
+                | sed "s/^{/{\"tool\":\"segpipe\",\"round\":$round,/" | tee -a "$results"
+        done
+        "$python" scripts/bench-keras.py --mode "$mode" --steps "$steps" --warm-up 1 \
+            | sed "s/^{/{\"tool\":\"tensorflow\",\"round\":$round,/" | tee -a "$results"
+    done
+done
+
+"$python" - "$results" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+groups = {}
+for row in rows:
+    name = row["tool"] if row["tool"] == "tensorflow" else f"segpipe ({row.get('convolution', 'direct')})"
+    groups.setdefault((row["mode"], name), []).append(row)
+print()
+print("| mode | implementation | tiles/s (median of rounds) | range over rounds | peak memory |")
+print("|---|---|---|---|---|")
+for (mode, name), group in sorted(groups.items()):
+    rates = [row["tilesPerSecondMedian"] for row in group]
+    memory = max(row.get("peakResidentBytes") or 0 for row in group) / 2**30
+    print(f"| {mode} | {name} | {statistics.median(rates):.2f} | {min(rates):.2f}–{max(rates):.2f} | {memory:.2f} GiB |")
+PY
