@@ -151,10 +151,11 @@ public struct BatchPrediction {
                 records[scene.key] = SceneManifest.Record(scene: scene.key, input: input, model: model, options: optionsKey,
                                                           outputs: outputs, completed: Date())
                 try SceneManifest.write(Array(records.values), to: folder, shard: shard)
-                report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds, tiles: result.tiles,
+                report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds,
+                                           networkSeconds: result.networkSeconds, tiles: result.tiles,
                                            classFractions: result.classFractions, outputs: outputs))
-                log.info(String(format: "done     %@  %d tiles  %.2f s  -> %@", scene.key, result.tiles, result.seconds,
-                                outputs.joined(separator: ", ")))
+                log.info(String(format: "done     %@  %d tiles  %.2f s (network %.2f s)  -> %@", scene.key, result.tiles,
+                                result.seconds, result.networkSeconds, outputs.joined(separator: ", ")))
             } catch {
                 fail(error)
             }

@@ -156,6 +156,7 @@ public final class Predictor {
         var stitcher = Stitcher(grid: grid, channels: config.nClasses)
         var invalidRows: [Int: [Bool]] = [:]
         var classCounts = [Int](repeating: 0, count: config.nClasses + 1)
+        var networkSeconds = 0.0
         let t = config.tileSize
 
         func emitFinishedRows() throws {
@@ -186,13 +187,13 @@ public final class Predictor {
                 normalization.apply(to: &tile, nodata: info.nodata)
                 pending.append((row, column, tile))
                 if pending.count == options.batchSize {
-                    try run(pending, into: &stitcher)
+                    try run(pending, into: &stitcher, networkSeconds: &networkSeconds)
                     pending.removeAll(keepingCapacity: true)
                     try emitFinishedRows()
                 }
             }
         }
-        if !pending.isEmpty { try run(pending, into: &stitcher) }
+        if !pending.isEmpty { try run(pending, into: &stitcher, networkSeconds: &networkSeconds) }
         try stitcher.finish()
         try emitFinishedRows()
         // The class map lands last, so a scene with a class map has all its outputs.
@@ -206,7 +207,7 @@ public final class Predictor {
         if options.writeProbabilities { outputs.append(probabilityPath) }
         let valid = Double(max(classCounts.reduce(0, +), 1))
         return ScenePrediction(scene: path, outputs: outputs, seconds: Date().timeIntervalSince(started),
-                               tiles: grid.tileCount, classFractions: classCounts.map { Double($0) / valid })
+                               networkSeconds: networkSeconds, tiles: grid.tileCount, classFractions: classCounts.map { Double($0) / valid })
     }
 
     /// Marks pixels where any band is nodata or NaN, per scene row.
@@ -234,7 +235,8 @@ public final class Predictor {
     /// padded only to the next power of two, so a scene's remainder costs little and the model
     /// keeps a handful of batch shapes whose primitives it reuses. Each transform is applied while
     /// packing the NHWC input and undone while reading the output, so no transformed copy is made.
-    func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher) throws {
+    func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher,
+             networkSeconds: inout Double) throws {
         let t = config.tileSize, plane = t * t
         let channels = config.nChannels, classes = config.nClasses
         let transforms: [DihedralTransform] = options.testTimeAugmentation ? DihedralTransform.allCases : [.identity]
@@ -258,7 +260,9 @@ public final class Predictor {
                 }
             }
         }
+        let forwardStarted = Date()
         let output = try model.forward(HostTensor(shape: [slots, t, t, channels], values: input), training: false)
+        networkSeconds += Date().timeIntervalSince(forwardStarted)
         let scale = 1 / Float(transforms.count)
         for (i, entry) in tiles.enumerated() {
             var mean = [Float](repeating: 0, count: classes * plane)

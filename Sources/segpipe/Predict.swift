@@ -25,6 +25,7 @@ struct Predict: ParsableCommand {
     @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
 
     func run() throws {
+        let started = Date()
         var options = PredictionOptions(modelPath: model, outputDirectory: out)
         options.overlap = overlap
         options.testTimeAugmentation = tta
@@ -40,15 +41,21 @@ struct Predict: ParsableCommand {
         let (scenes, problems) = Predictor.sceneList(inputs)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
+        var networkSeconds = 0.0
         for scene in scenes {
             do {
                 let result = try predictor.predict(scene: scene)
-                print(String(format: "%@ -> %@  %d tiles  %.1f s", scene, result.outputs[0], result.tiles, result.seconds))
+                networkSeconds += result.networkSeconds
+                print(String(format: "%@ -> %@  %d tiles  %.1f s (network %.1f s)", scene, result.outputs[0], result.tiles,
+                             result.seconds, result.networkSeconds))
             } catch {
                 failures.append("\(error)")
                 printError("\(error)")
             }
         }
+        // Wall time includes loading the model: the share is of the whole command.
+        let wall = Date().timeIntervalSince(started)
+        print(String(format: "network busy %.1f %% of %.1f s", 100 * networkSeconds / max(wall, 1e-9), wall))
         if !failures.isEmpty {
             printError("\(failures.count) of \(scenes.count + problems.count) scenes failed:")
             failures.forEach { printError("  \($0)") }
