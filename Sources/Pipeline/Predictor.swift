@@ -9,7 +9,8 @@ import UNet
 /// at the edges), cut into overlapping tiles, run through the network in batches (optionally
 /// under all eight dihedral transforms, averaged through their inverses), and blended by a
 /// `Stitcher`, whose finished rows are painted and written at once. Memory grows with the scene's
-/// width, never with its area.
+/// width, never with its area. Reading and tiling (`SceneTiler`) and blending and writing
+/// (`SceneAssembler`) run on their own threads beside the network (see `predict(scenes:completed:)`).
 public final class Predictor {
     /// 64 pixels: a quarter of it (16 px) at each tile edge gets zero weight and the next 32 px
     /// ramp, so every output pixel comes from tiles where it lies at least 16 px from the edge,
