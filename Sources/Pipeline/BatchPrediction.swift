@@ -107,28 +107,27 @@ public struct BatchPrediction {
         var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
                                model: job.options.modelPath, started: Date())
         var records: [String: SceneManifest.Record] = [:]
-        var loaded: Predictor?
         log.detail("\(stage): \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)"), model \(model), \(optionsKey)")
+        func interrupt() throws -> Never {
+            try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+            report.finished = Date()
+            try report.write(to: folder, shard: shard)
+            throw RunInterrupted(stage: stage)
+        }
 
+        // First what needs predicting, so the predictor can run from one stale scene into the next.
+        var stale: [(key: String, path: String, input: FileFingerprint)] = []
         for scene in scenes {
-            if stopRequested() {
-                try SceneManifest.write(Array(records.values), to: folder, shard: shard)
-                report.finished = Date()
-                try report.write(to: folder, shard: shard)
-                throw RunInterrupted(stage: stage)
-            }
+            if stopRequested() { try interrupt() }
             let started = Date()
             let previous = manifest.records[scene.key]
-            func fail(_ error: any Error) {
-                report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(started),
-                                           outputs: [], error: "\(error)"))
-                log.error("failed   \(scene.key)  \(error)")
-            }
             let input: FileFingerprint
             do {
                 input = try FileFingerprint.of(scene.path, reusingHashOf: previous?.input)
             } catch {
-                fail(error)
+                report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(started),
+                                           outputs: [], error: "\(error)"))
+                log.error("failed   \(scene.key)  \(error)")
                 try report.write(to: folder, shard: shard)
                 continue
             }
@@ -141,24 +140,44 @@ public struct BatchPrediction {
                 log.info("skipped  \(scene.key)  (up to date)")
                 continue
             }
-            // Made on first use, so that a run with nothing to do does not load the model.
-            let predictor = try loaded ?? Predictor(options: job.options)
-            loaded = predictor
-            log.detail("predicting \(scene.key) (\(reason))")
-            do {
-                let result = try predictor.predict(scene: scene.path)
-                let outputs = result.outputs.map { ($0 as NSString).lastPathComponent }
-                records[scene.key] = SceneManifest.Record(scene: scene.key, input: input, model: model, options: optionsKey,
-                                                          outputs: outputs, completed: Date())
-                try SceneManifest.write(Array(records.values), to: folder, shard: shard)
-                report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds, tiles: result.tiles,
-                                           classFractions: result.classFractions, outputs: outputs))
-                log.info(String(format: "done     %@  %d tiles  %.2f s  -> %@", scene.key, result.tiles, result.seconds,
-                                outputs.joined(separator: ", ")))
-            } catch {
-                fail(error)
+            log.detail("to predict \(scene.key) (\(reason))")
+            stale.append((scene.key, scene.path, input))
+        }
+
+        if !stale.isEmpty {
+            // Made only now, so that a run with nothing to do does not load the model.
+            let predictor = try Predictor(options: job.options)
+            var next = 0
+            var previousLanded = Date()
+            var stopped = false
+            // Results come one per scene, in order.
+            try predictor.predict(scenes: stale.map(\.path)) { _, outcome in
+                guard next < stale.count else { return false }
+                let scene = stale[next]
+                next += 1
+                switch outcome {
+                case .success(let result):
+                    let outputs = result.outputs.map { ($0 as NSString).lastPathComponent }
+                    records[scene.key] = SceneManifest.Record(scene: scene.key, input: scene.input, model: model,
+                                                              options: optionsKey, outputs: outputs, completed: Date())
+                    try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+                    report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds,
+                                               networkSeconds: result.networkSeconds, tiles: result.tiles,
+                                               classFractions: result.classFractions, outputs: outputs))
+                    log.info(String(format: "done     %@  %d tiles  %.2f s (network %.2f s)  -> %@", scene.key, result.tiles,
+                                    result.seconds, result.networkSeconds, outputs.joined(separator: ", ")))
+                case .failure(let error):
+                    // Scenes overlap in the pipeline; a failed one is charged the time since the one before it landed.
+                    report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(previousLanded),
+                                               outputs: [], error: "\(error)"))
+                    log.error("failed   \(scene.key)  \(error)")
+                }
+                previousLanded = Date()
+                try report.write(to: folder, shard: shard)
+                stopped = next < stale.count && stopRequested()
+                return !stopped
             }
-            try report.write(to: folder, shard: shard)
+            if stopped { try interrupt() }
         }
         try SceneManifest.write(Array(records.values), to: folder, shard: shard)
         report.finished = Date()
@@ -167,8 +186,10 @@ public struct BatchPrediction {
         if report.done == 0 && report.failed == 0 {
             log.info("\(stage): nothing to do, all \(report.skipped) scenes are up to date\(shard.isWhole ? "" : " in shard \(shard)")")
         } else {
-            log.info(String(format: "%@: %d done, %d skipped (up to date), %d failed in %.1f s%@", stage, report.done,
-                            report.skipped, report.failed, seconds, shard.isWhole ? "" : " in shard \(shard)"))
+            let network = report.scenes.compactMap(\.networkSeconds).reduce(0, +)
+            log.info(String(format: "%@: %d done, %d skipped (up to date), %d failed in %.1f s (network busy %.1f %%)%@", stage,
+                            report.done, report.skipped, report.failed, seconds, 100 * network / max(seconds, 1e-9),
+                            shard.isWhole ? "" : " in shard \(shard)"))
         }
         return report
     }

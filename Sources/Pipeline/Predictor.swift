@@ -9,7 +9,8 @@ import UNet
 /// at the edges), cut into overlapping tiles, run through the network in batches (optionally
 /// under all eight dihedral transforms, averaged through their inverses), and blended by a
 /// `Stitcher`, whose finished rows are painted and written at once. Memory grows with the scene's
-/// width, never with its area.
+/// width, never with its area. Reading and tiling (`SceneTiler`) and blending and writing
+/// (`SceneAssembler`) run on their own threads beside the network (see `predict(scenes:completed:)`).
 public final class Predictor {
     /// 64 pixels: a quarter of it (16 px) at each tile edge gets zero weight and the next 32 px
     /// ramp, so every output pixel comes from tiles where it lies at least 16 px from the edge,
@@ -34,6 +35,8 @@ public final class Predictor {
     public let normalization: Normalization
     public let legend: ClassLegend
     let painter: ClassPainter
+    /// The values the tiling and assembling threads share.
+    let settings: PredictionSettings
 
     /// Loads the model file and checks the options (an impossible one is a `UsageError`).
     public init(options: PredictionOptions) throws {
@@ -69,6 +72,8 @@ public final class Predictor {
             throw UsageError("--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
         }
         painter = ClassPainter(mode: options.paint, threshold: options.threshold, classes: config.nClasses)
+        settings = PredictionSettings(options: options, config: config, normalization: normalization, legend: legend,
+                                      painter: painter, overlap: overlap)
         model = try file.makeModel(precision: options.precision)
     }
 
@@ -122,161 +127,185 @@ public final class Predictor {
     /// Predicts one scene and writes its outputs atomically into the output folder. Every error
     /// names the scene (or the file at fault).
     public func predict(scene path: String) throws -> ScenePrediction {
-        do {
-            return try predictScene(path)
-        } catch let error as RasterError {
-            throw error
-        } catch let error as PipelineError {
-            throw error
-        } catch {
-            throw PipelineError(path: path, reason: "\(error)")
+        var outcome: Result<ScenePrediction, any Error>?
+        try predict(scenes: [path]) { _, result in
+            outcome = result
+            return true
+        }
+        guard let outcome else { throw PipelineError(path: path, reason: "was not predicted") }
+        return try outcome.get()
+    }
+
+    /// Predicts the scenes in order, writing each one's outputs atomically into the output
+    /// folder, and calls `completed` on the calling thread with each scene's result, in order, as
+    /// its class map lands. A failing scene does not stop the others; its error names the scene
+    /// (or the file at fault). `completed` returns false to stop: scenes in flight are then
+    /// dropped, their outputs unwritten. Rethrows what `completed` throws, after the same stop.
+    ///
+    /// With `options.pipelined` a thread reads, tiles and packs batches (running on into the next
+    /// scene while this one finishes) and another unpacks, stitches, paints and writes them, while
+    /// the calling thread only runs the network; bounded queues keep two batches in flight on
+    /// each side.
+    public func predict(scenes paths: [String], completed: (String, Result<ScenePrediction, any Error>) throws -> Bool) throws {
+        guard options.pipelined else {
+            for (index, path) in paths.enumerated() {
+                let result = Result { try predictSequentially(scene: index, path: path) }
+                guard try completed(path, result.mapError { Self.naming($0, path: path) }) else { return }
+            }
+            return
+        }
+        let settings = self.settings
+        let toNetwork = BoundedChannel<ScenePipelineItem>(capacity: 2)
+        let toAssembler = BoundedChannel<ScenePipelineItem>(capacity: 2)
+        // One result per scene at most, so the assembler never waits on the calling thread.
+        let results = BoundedChannel<(scene: Int, result: Result<ScenePrediction, any Error>)>(capacity: paths.count + 1)
+        let abandoned = AbandonedScenes()
+        let threadsDone = DispatchSemaphore(value: 0)
+
+        let tiling = Thread {
+            defer {
+                toNetwork.close()
+                threadsDone.signal()
+            }
+            Self.tile(paths, settings: settings, into: toNetwork, abandoned: abandoned)
+        }
+        tiling.name = "segpipe-tiler"
+        let assembling = Thread {
+            defer {
+                results.close()
+                threadsDone.signal()
+            }
+            Self.assemble(from: toAssembler, settings: settings, results: results, abandoned: abandoned)
+        }
+        assembling.name = "segpipe-assembler"
+        tiling.start()
+        assembling.start()
+        defer {
+            // Normally everything has ended by now; after a stop or a throw this ends the threads,
+            // and their unfinished outputs are removed before this returns.
+            toNetwork.cancel()
+            toAssembler.cancel()
+            results.cancel()
+            threadsDone.wait()
+            threadsDone.wait()
+        }
+
+        func deliver(_ scene: Int, _ result: Result<ScenePrediction, any Error>) throws -> Bool {
+            try completed(paths[scene], result.mapError { Self.naming($0, path: paths[scene]) })
+        }
+        while let item = toNetwork.receive() {
+            while let ready = results.poll() {
+                guard try deliver(ready.scene, ready.result) else { return }
+            }
+            guard case .tiles(let tiles) = item else {
+                toAssembler.send(item)
+                continue
+            }
+            guard !abandoned.contains(tiles.scene) else { continue }
+            do {
+                toAssembler.send(.predictions(try runNetwork(tiles)))
+            } catch {
+                abandoned.insert(tiles.scene)
+                toAssembler.send(.failed(scene: tiles.scene, error))
+            }
+        }
+        toAssembler.close()
+        while let ready = results.receive() {
+            guard try deliver(ready.scene, ready.result) else { return }
         }
     }
 
-    func predictScene(_ path: String) throws -> ScenePrediction {
+    /// Reads, tiles and runs the network and writes in turn on the calling thread.
+    func predictSequentially(scene index: Int, path: String) throws -> ScenePrediction {
+        var tiler = try SceneTiler(scene: index, path: path, settings: settings)
+        var assembler = try SceneAssembler(layout: tiler.layout, settings: settings)
+        while let tiles = try tiler.nextBatch() {
+            try assembler.add(try runNetwork(tiles))
+        }
+        return try assembler.finish()
+    }
+
+    /// Runs a packed batch through the network, timing it.
+    func runNetwork(_ tiles: ScenePipelineItem.Tiles) throws -> ScenePipelineItem.Predictions {
         let started = Date()
-        let reader = try TIFFReader(path: path)
-        let info = reader.info
-        guard info.bands == config.nChannels else {
-            throw PipelineError(path: path, reason: "has \(info.bands) bands but the model takes \(config.nChannels)")
-        }
-        let grid = try TileGrid(width: info.width, height: info.height, tileSize: config.tileSize,
-                                overlap: overlap, alignment: 1 << config.depth)
-        let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        let classMapPath = (options.outputDirectory as NSString).appendingPathComponent(stem + ".png")
-        let probabilityPath = (options.outputDirectory as NSString).appendingPathComponent(stem + ".prob.tif")
-        try FileManager.default.createDirectory(atPath: options.outputDirectory, withIntermediateDirectories: true)
-
-        let classMap = try ClassMapWriter(path: classMapPath, width: info.width, height: info.height, legend: legend)
-        let probabilities = options.writeProbabilities
-            ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
-                             sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
-                             geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
-            : nil
-        var stitcher = Stitcher(grid: grid, channels: config.nClasses)
-        var invalidRows: [Int: [Bool]] = [:]
-        var classCounts = [Int](repeating: 0, count: config.nClasses + 1)
-        let t = config.tileSize
-
-        func emitFinishedRows() throws {
-            while let (first, rows) = stitcher.takeFinishedRows() {
-                let pixels = rows.height * info.width
-                var ids = painter.paint(classMajor: rows.values, pixels: pixels, classes: config.nClasses)
-                for r in 0..<rows.height {
-                    if let invalid = invalidRows.removeValue(forKey: first + r) {
-                        for x in 0..<info.width where invalid[x] { ids[r * info.width + x] = ClassLegend.ignoreValue }
-                    }
-                }
-                for id in ids where id != ClassLegend.ignoreValue { classCounts[Int(id)] += 1 }
-                try classMap.writeRows(ids)
-                try probabilities?.writeRows(rows)
-            }
-        }
-
-        var pending: [(row: Int, column: Int, tile: RasterBuffer)] = []
-        for (row, y0) in grid.rowOrigins.enumerated() {
-            let span = PixelWindow(x: grid.columnOrigins[0], y: y0,
-                                   width: (grid.columnOrigins.last ?? 0) + t - grid.columnOrigins[0], height: t)
-            let source = grid.sourceWindow(for: span)
-            let band = try reader.readWindow(source)
-            recordInvalidRows(band, source: source, nodata: info.nodata, into: &invalidRows)
-            for (column, x0) in grid.columnOrigins.enumerated() {
-                var tile = ReflectPadding.extract(PixelWindow(x: x0, y: y0, width: t, height: t), from: band, at: source,
-                                                  width: info.width, height: info.height)
-                normalization.apply(to: &tile, nodata: info.nodata)
-                pending.append((row, column, tile))
-                if pending.count == options.batchSize {
-                    try run(pending, into: &stitcher)
-                    pending.removeAll(keepingCapacity: true)
-                    try emitFinishedRows()
-                }
-            }
-        }
-        if !pending.isEmpty { try run(pending, into: &stitcher) }
-        try stitcher.finish()
-        try emitFinishedRows()
-        // The class map lands last, so a scene with a class map has all its outputs.
-        try probabilities?.finish()
-        try classMap.finish(geoReference: reader.geoReference.isGeoreferenced ? reader.geoReference : nil)
-
-        var outputs = [classMapPath]
-        if reader.geoReference.isGeoreferenced {
-            outputs.append((options.outputDirectory as NSString).appendingPathComponent(stem + ".pgw"))
-        }
-        if options.writeProbabilities { outputs.append(probabilityPath) }
-        let valid = Double(max(classCounts.reduce(0, +), 1))
-        return ScenePrediction(scene: path, outputs: outputs, seconds: Date().timeIntervalSince(started),
-                               tiles: grid.tileCount, classFractions: classCounts.map { Double($0) / valid })
+        let output = try model.forward(tiles.input, training: false)
+        return .init(scene: tiles.scene, positions: tiles.positions, output: output, invalidRows: tiles.invalidRows,
+                     networkSeconds: Date().timeIntervalSince(started))
     }
 
-    /// Marks pixels where any band is nodata or NaN, per scene row.
-    func recordInvalidRows(_ band: RasterBuffer, source: PixelWindow, nodata: Double?, into rows: inout [Int: [Bool]]) {
-        let missing = nodata.map { Float($0) }
-        let plane = band.planeSize
-        for r in 0..<band.height where rows[source.y + r] == nil {
-            var flags = [Bool](repeating: false, count: band.width)
-            var any = false
-            for b in 0..<band.bands {
-                let base = b * plane + r * band.width
-                for x in 0..<band.width {
-                    let v = band.values[base + x]
-                    if v.isNaN || v == missing {
-                        flags[x] = true
-                        any = true
-                    }
-                }
+    /// The tiling thread: opens each scene in turn and sends its batches, bracketed by `begin`
+    /// and `end`, or `failed` once it cannot go on; stops when the channel is cancelled.
+    static func tile(_ paths: [String], settings: PredictionSettings, into channel: BoundedChannel<ScenePipelineItem>,
+                     abandoned: AbandonedScenes) {
+        for (index, path) in paths.enumerated() {
+            var tiler: SceneTiler
+            do {
+                tiler = try SceneTiler(scene: index, path: path, settings: settings)
+            } catch {
+                guard channel.send(.failed(scene: index, error)) else { return }
+                continue
             }
-            if any { rows[source.y + r] = flags }
+            guard channel.send(.begin(tiler.layout)) else { return }
+            while !abandoned.contains(index) {
+                let batch: ScenePipelineItem.Tiles?
+                do {
+                    batch = try tiler.nextBatch()
+                } catch {
+                    guard channel.send(.failed(scene: index, error)) else { return }
+                    break
+                }
+                guard let batch else {
+                    guard channel.send(.end(scene: index)) else { return }
+                    break
+                }
+                guard channel.send(.tiles(batch)) else { return }
+            }
         }
     }
 
-    /// Runs a batch of tiles and adds the predictions to the stitcher. A short last batch is
-    /// padded only to the next power of two, so a scene's remainder costs little and the model
-    /// keeps a handful of batch shapes whose primitives it reuses. Each transform is applied while
-    /// packing the NHWC input and undone while reading the output, so no transformed copy is made.
-    func run(_ tiles: [(row: Int, column: Int, tile: RasterBuffer)], into stitcher: inout Stitcher) throws {
-        let t = config.tileSize, plane = t * t
-        let channels = config.nChannels, classes = config.nClasses
-        let transforms: [DihedralTransform] = options.testTimeAugmentation ? DihedralTransform.allCases : [.identity]
-        var batch = 1
-        while batch < tiles.count { batch *= 2 }
-        let slots = min(batch, options.batchSize) * transforms.count
-        var input = [Float](repeating: 0, count: slots * plane * channels)
-        input.withUnsafeMutableBufferPointer { packed in
-            for (i, entry) in tiles.enumerated() {
-                entry.tile.values.withUnsafeBufferPointer { source in
-                    for (k, transform) in transforms.enumerated() {
-                        let base = (i * transforms.count + k) * plane * channels
-                        for r in 0..<t {
-                            for c in 0..<t {
-                                let d = transform.destination(row: r, column: c, height: t, width: t)
-                                let target = base + (d.row * t + d.column) * channels
-                                for ch in 0..<channels { packed[target + ch] = source[ch * plane + r * t + c] }
-                            }
-                        }
-                    }
+    /// The assembling thread: writes each scene's predictions and sends one result per scene,
+    /// until the channel is closed or cancelled (dropping, and so removing, an unfinished scene).
+    static func assemble(from channel: BoundedChannel<ScenePipelineItem>, settings: PredictionSettings,
+                         results: BoundedChannel<(scene: Int, result: Result<ScenePrediction, any Error>)>,
+                         abandoned: AbandonedScenes) {
+        var assembler: SceneAssembler?
+        var reported: Set<Int> = []
+        func report(_ scene: Int, _ result: Result<ScenePrediction, any Error>) {
+            if case .failure = result { abandoned.insert(scene) }
+            if assembler?.layout.scene == scene { assembler = nil }
+            reported.insert(scene)
+            results.send((scene, result))
+        }
+        while let item = channel.receive() {
+            switch item {
+            case .begin(let layout):
+                do {
+                    assembler = try SceneAssembler(layout: layout, settings: settings)
+                } catch {
+                    report(layout.scene, .failure(error))
                 }
+            case .predictions(let batch):
+                guard assembler?.layout.scene == batch.scene else { continue }
+                do {
+                    try assembler?.add(batch)
+                } catch {
+                    report(batch.scene, .failure(error))
+                }
+            case .failed(let scene, let error):
+                if !reported.contains(scene) { report(scene, .failure(error)) }
+            case .end(let scene):
+                guard var finishing = assembler, finishing.layout.scene == scene else { continue }
+                report(scene, Result { try finishing.finish() })
+            case .tiles:
+                // Only the network turns tiles into predictions; nothing sends tiles here.
+                continue
             }
         }
-        let output = try model.forward(HostTensor(shape: [slots, t, t, channels], values: input), training: false)
-        let scale = 1 / Float(transforms.count)
-        for (i, entry) in tiles.enumerated() {
-            var mean = [Float](repeating: 0, count: classes * plane)
-            output.values.withUnsafeBufferPointer { result in
-                mean.withUnsafeMutableBufferPointer { sum in
-                    for (k, transform) in transforms.enumerated() {
-                        let base = (i * transforms.count + k) * plane * classes
-                        for r in 0..<t {
-                            for c in 0..<t {
-                                let d = transform.destination(row: r, column: c, height: t, width: t)
-                                let from = base + (d.row * t + d.column) * classes
-                                for cls in 0..<classes { sum[cls * plane + r * t + c] += result[from + cls] * scale }
-                            }
-                        }
-                    }
-                }
-            }
-            try stitcher.add(RasterBuffer(bands: classes, width: t, height: t, values: mean), row: entry.row, column: entry.column)
-        }
+    }
+
+    /// Errors from the file formats and the pipeline name their file; anything else gets the scene's name.
+    static func naming(_ error: any Error, path: String) -> any Error {
+        if error is RasterError || error is PipelineError { return error }
+        return PipelineError(path: path, reason: "\(error)")
     }
 }

@@ -10,6 +10,8 @@ public struct RunReport: Codable, Sendable {
         public var scene: String
         public var status: Status
         public var seconds: Double
+        /// Time spent inside the network, for scenes predicted in this run.
+        public var networkSeconds: Double?
         public var tiles: Int?
         /// Share of valid pixels per class id 0...classes, for scenes predicted in this run.
         public var classFractions: [Double]?

@@ -9,7 +9,8 @@ struct Predict: ParsableCommand {
             For IN/scene.tif writes OUT/scene.png (palette PNG, 0 = background, 255 = nodata, \
             transparent), OUT/scene.pgw when the scene is georeferenced, and with --probabilities \
             OUT/scene.prob.tif (Float32, one band per class). A bad scene is reported and skipped; \
-            the exit status is then 1.
+            the exit status is then 1. Reading and writing run on their own threads beside the \
+            network; the last line says how much of the wall time the network was busy.
             """
     )
 
@@ -22,9 +23,12 @@ struct Predict: ParsableCommand {
     @Option(help: "argmax or ordered (the reference's painting order).") var paint = "argmax"
     @Option var batchSize = 8
     @Option(help: "f32 or bf16.") var precision = "f32"
+    @Flag(help: "Read, run the network and write one after another on one thread, to measure what overlapping them gains.")
+    var sequential = false
     @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
 
     func run() throws {
+        let started = Date()
         var options = PredictionOptions(modelPath: model, outputDirectory: out)
         options.overlap = overlap
         options.testTimeAugmentation = tta
@@ -35,20 +39,28 @@ struct Predict: ParsableCommand {
         options.batchSize = batchSize
         guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
         options.precision = precisionMode
+        options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)
         let (scenes, problems) = Predictor.sceneList(inputs)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
-        for scene in scenes {
-            do {
-                let result = try predictor.predict(scene: scene)
-                print(String(format: "%@ -> %@  %d tiles  %.1f s", scene, result.outputs[0], result.tiles, result.seconds))
-            } catch {
+        var networkSeconds = 0.0
+        try predictor.predict(scenes: scenes) { scene, result in
+            switch result {
+            case .success(let prediction):
+                networkSeconds += prediction.networkSeconds
+                print(String(format: "%@ -> %@  %d tiles  %.1f s (network %.1f s)", scene, prediction.outputs[0],
+                             prediction.tiles, prediction.seconds, prediction.networkSeconds))
+            case .failure(let error):
                 failures.append("\(error)")
                 printError("\(error)")
             }
+            return true
         }
+        // Wall time includes loading the model: the share is of the whole command.
+        let wall = Date().timeIntervalSince(started)
+        print(String(format: "network busy %.1f %% of %.1f s", 100 * networkSeconds / max(wall, 1e-9), wall))
         if !failures.isEmpty {
             printError("\(failures.count) of \(scenes.count + problems.count) scenes failed:")
             failures.forEach { printError("  \($0)") }
