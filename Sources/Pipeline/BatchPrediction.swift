@@ -31,7 +31,7 @@ public struct BatchPrediction {
         let o = job.options
         return "overlap=\(o.overlap.map(String.init) ?? "default") tta=\(o.testTimeAugmentation) "
             + "probabilities=\(o.writeProbabilities) threshold=\(o.threshold) paint=\(o.paint.rawValue) "
-            + "precision=\(o.precision.rawValue)"
+            + "precision=\(o.precision.rawValue) convolution=\(o.convolution.rawValue)"
     }
 
     /// This shard's scenes: (key, path), the key being the file name.

@@ -109,6 +109,7 @@ public struct PipelineFile: Sendable {
             options.paint = try fields.choice("paint", ClassPainter.Mode.self, ClassPainter.Mode.allCases) ?? .argmax
             options.batchSize = try fields.int("batch-size") ?? options.batchSize
             options.precision = try fields.choice("precision", Precision.self, Precision.allCases) ?? .f32
+            options.convolution = try fields.choice("convolution", ConvolutionAlgorithm.self, ConvolutionAlgorithm.allCases) ?? .winograd
             action = .predict(BatchPredictionJob(options: options, inputs: inputs.map(fields.resolve)))
         case .evaluate:
             var job = EvaluationJob(predictions: try required("predictions"), truth: try required("truth"))

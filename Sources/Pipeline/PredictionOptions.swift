@@ -12,6 +12,8 @@ public struct PredictionOptions: Sendable {
     public var paint: ClassPainter.Mode = .argmax
     public var batchSize = 8
     public var precision: Precision = .f32
+    /// Winograd (faster) or direct 3×3 convolutions; they differ by rounding only.
+    public var convolution: ConvolutionAlgorithm = .winograd
     /// Read and tile on one thread and stitch and write on another while the calling thread runs
     /// the network; false does each step in turn on the calling thread (same outputs, for measuring).
     public var pipelined = true

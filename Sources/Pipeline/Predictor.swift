@@ -75,6 +75,7 @@ public final class Predictor {
         settings = PredictionSettings(options: options, config: config, normalization: normalization, legend: legend,
                                       painter: painter, overlap: overlap)
         model = try file.makeModel(precision: options.precision)
+        model.convolutionAlgorithm = options.convolution
     }
 
     /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted;

@@ -23,6 +23,7 @@ struct Predict: ParsableCommand {
     @Option(help: "argmax or ordered (the reference's painting order).") var paint = "argmax"
     @Option var batchSize = 8
     @Option(help: "f32 or bf16.") var precision = "f32"
+    @Option(help: "winograd or direct: how 3×3 convolutions are computed (same result up to rounding).") var convolution = "winograd"
     @Flag(help: "Read, run the network and write one after another on one thread, to measure what overlapping them gains.")
     var sequential = false
     @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
@@ -39,6 +40,10 @@ struct Predict: ParsableCommand {
         options.batchSize = batchSize
         guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
         options.precision = precisionMode
+        guard let algorithm = Pipeline.ConvolutionAlgorithm(rawValue: convolution) else {
+            throw ValidationError("--convolution must be winograd or direct")
+        }
+        options.convolution = algorithm
         options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)
