@@ -13,23 +13,21 @@ enum WinogradTransform {
     /// Products per tile: one matrix product for each of the 6×6 transformed positions.
     static let positions = 36
 
-    /// G g Gᵀ for one 3×3 kernel (row-major, g[3·row + column]) into 36 values, in Float64 so
-    /// the transform adds no rounding of its own before the final conversion.
+    /// G g Gᵀ for one 3×3 kernel (row-major, g[3·row + column]) into 36 values, in Float64.
     static func kernel(_ g: [Double]) -> [Double] {
-        var result = [Double](repeating: 0, count: 36)
-        g.withUnsafeBufferPointer { taps in
-            result.withUnsafeMutableBufferPointer { output in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 18) { scratch in
-                    kernel(taps, into: output, scratch: scratch)
-                }
-            }
+        withUnsafeTemporaryAllocation(of: SIMD2<Double>.self, capacity: 9 + 36 + 18) { scratch -> [Double] in
+            guard let taps = scratch.baseAddress else { return [] }
+            for tap in 0..<9 { taps[tap] = SIMD2(repeating: g[tap]) }
+            kernel(taps, into: taps + 9, scratch: taps + 45)
+            return (0..<36).map { taps[9 + $0][0] }
         }
-        return result
     }
 
-    /// `kernel(_:)` without allocating: 9 taps in, 36 values out, 18 values of scratch.
-    static func kernel(_ g: UnsafeBufferPointer<Double>, into result: UnsafeMutableBufferPointer<Double>,
-                       scratch left: UnsafeMutableBufferPointer<Double>) {
+    /// G g Gᵀ for as many kernels at once as `V` has lanes: 9 taps in (row-major), 36 values
+    /// out, 18 values of scratch; nothing allocated.
+    @inline(__always)
+    static func kernel<V: SIMD>(_ g: UnsafePointer<V>, into result: UnsafeMutablePointer<V>, scratch left: UnsafeMutablePointer<V>)
+        where V.Scalar: BinaryFloatingPoint {
         // (G g): each column of g through G, then each row of that through G again.
         for j in 0..<3 {
             let (a, b, c) = (g[j], g[3 + j], g[6 + j])

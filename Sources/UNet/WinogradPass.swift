@@ -1,0 +1,144 @@
+import CDNNL
+
+/// One 3×3 "same" convolution by Winograd's F(4×4, 3×3) over nChw8c tensors: the input transform
+/// of a chunk of tiles, one oneDNN batched matmul [36, tiles, in]×[36, in, out], and the output
+/// transform (with an optional bias and ReLU), chunk after chunk. The forward convolution and its
+/// backward-data convolution (the output gradient convolved with the kernel rotated 180° and its
+/// channels swapped) are both one of these.
+///
+/// The kernel is read from the parameter's master memory through a reorder into a plain staging
+/// copy, and transformed again whenever the parameter's version changes.
+final class WinogradPass {
+    let geometry: WinogradGeometry
+    private let tileCount: Int
+    private let engine: DNNLEngine
+    private let kernel: ParameterTensor
+    /// The kernel as (3, 3, in, out) of this pass, out fastest.
+    private let kernelStaging: DNNLMemory
+    private let kernelCopy: PrimitiveCall?
+    /// Taps read in reverse order: the backward-data convolution's kernel is the forward one rotated.
+    private let rotated: Bool
+    /// Transformed kernels [36, in, out].
+    private let transformedKernel: DNNLMemory
+    private var transformedVersion = -1
+    /// Transformed input [36, chunk, in] and products [36, chunk, out] of one chunk of tiles.
+    private let transformedInput: DNNLMemory
+    private let products: DNNLMemory
+    private let multiply: PrimitiveCall
+
+    /// A pass over `batch` images of `height`×`width`. `kernelLayout` describes `kernel`'s
+    /// forward dims (out, in, 3, 3) so that its memory order is (3, 3, in, out) of this pass.
+    init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int, relu: Bool,
+         kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool) throws {
+        let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
+        guard let master = kernel.master else { throw UNetError("parameter \(kernel.name) has no values") }
+        self.engine = engine
+        self.kernel = kernel
+        self.rotated = rotated
+        let tilesDown = (height + side - 1) / side
+        let tilesAcross = (width + side - 1) / side
+        tileCount = batch * tilesDown * tilesAcross
+        let chunkTiles = min(tileCount, WinogradPass.chunkTiles(inChannels: inChannels, outChannels: outChannels))
+        geometry = WinogradGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
+                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu)
+        if master.descriptor.sameLayout(as: kernelLayout) {
+            kernelStaging = master
+            kernelCopy = nil
+        } else {
+            kernelStaging = try DNNLMemory(kernelLayout, engine: engine)
+            let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: kernelLayout, engine: engine)
+            kernelCopy = try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, kernelStaging)])
+        }
+
+        let source = try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc)
+        let weights = try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc)
+        let destination = try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc)
+        transformedInput = try DNNLMemory(source, engine: engine)
+        transformedKernel = try DNNLMemory(weights, engine: engine)
+        products = try DNNLMemory(destination, engine: engine)
+        var src = source.raw, wei = weights.raw, dst = destination.raw
+        var operation = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init \(kernel.name)")
+        let descriptor = try PrimitiveDescriptor(operation: operation, engine: engine, what: "Winograd matmul \(kernel.name)")
+        multiply = try PrimitiveCall(descriptor, [
+            (ExecutionArgument.source, transformedInput), (ExecutionArgument.weights, transformedKernel),
+            (ExecutionArgument.destination, products),
+        ])
+    }
+
+    /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
+    /// chunk's transformed input and products (36 × tiles × channels each) stay in cache.
+    private static func chunkTiles(inChannels: Int, outChannels: Int) -> Int {
+        let bytesPerTile = WinogradTransform.positions * (inChannels + outChannels) * 4
+        return max(128, min(1024, (4 << 20) / bytesPerTile))
+    }
+
+    /// Convolves `source` into `destination` (both nChw8c, this pass's shape), adding `bias` when given.
+    func run(source: DNNLMemory, destination: DNNLMemory, bias: DNNLMemory?) throws {
+        if transformedVersion != kernel.version {
+            try transformKernel()
+            transformedVersion = kernel.version
+        }
+        let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: transformedInput.data,
+                                      products: products.data, bias: bias?.data)
+        let shape = geometry
+        let threads = OpenMPLoop.threads
+        var first = 0
+        while first < tileCount {
+            let count = min(shape.chunkTiles, tileCount - first)
+            // The transforms run on oneDNN's own threads, which are otherwise spinning between
+            // primitives: on other threads they would have to compete with them for the cores.
+            let parts = min(threads, count)
+            let range = first..<(first + count)
+            OpenMPLoop.forEach(parts) { part in
+                shape.transformInput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+            }
+            try multiply.execute(on: engine)
+            try engine.wait()
+            OpenMPLoop.forEach(parts) { part in
+                shape.transformOutput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+            }
+            first += count
+        }
+    }
+
+    /// U = G g Gᵀ for every (input, output) channel pair, into [36, in, out]: eight output
+    /// channels at a time (they are adjacent in the staging copy and in U), spread over the team.
+    private func transformKernel() throws {
+        if let kernelCopy {
+            try kernelCopy.execute(on: engine)
+            try engine.wait()
+        }
+        let pairs = geometry.inChannels * geometry.outChannels
+        let blocks = pairs / 8
+        let kernels = WinogradKernelBuffers(staging: UnsafeRawPointer(kernelStaging.data), transformed: transformedKernel.data)
+        let rotated = rotated
+        let parts = min(OpenMPLoop.threads, blocks)
+        OpenMPLoop.forEach(parts) { part in
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 9 + 36 + 18) { scratch in
+                guard let taps = scratch.baseAddress else { return }
+                let transformed = taps + 9, left = taps + 45
+                for block in (0..<blocks).split(part, of: parts) {
+                    let offset = block &* 32
+                    for tap in 0..<9 {
+                        let value = kernels.staging.loadUnaligned(fromByteOffset: tap &* pairs &* 4 &+ offset, as: SIMD8<Float>.self)
+                        taps[rotated ? 8 &- tap : tap] = value
+                    }
+                    WinogradTransform.kernel(UnsafePointer(taps), into: transformed, scratch: left)
+                    for position in 0..<WinogradTransform.positions {
+                        kernels.transformed.storeBytes(of: transformed[position], toByteOffset: position &* pairs &* 4 &+ offset,
+                                                       as: SIMD8<Float>.self)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kernel buffers of a `WinogradPass`, for the transform threads.
+/// `@unchecked Sendable`: the pass keeps both buffers alive while the threads run, the staging
+/// copy is only read, and each thread writes its own blocks of output channels.
+struct WinogradKernelBuffers: @unchecked Sendable {
+    let staging: UnsafeRawPointer
+    let transformed: UnsafeMutableRawPointer
+}
