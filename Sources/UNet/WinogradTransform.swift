@@ -28,23 +28,25 @@ enum WinogradTransform {
     @inline(__always)
     static func kernel<V: SIMD>(_ g: UnsafePointer<V>, into result: UnsafeMutablePointer<V>, scratch left: UnsafeMutablePointer<V>)
         where V.Scalar: BinaryFloatingPoint {
+        // Multiplications by reciprocals: vector divisions would dominate the transform.
+        let quarter: V.Scalar = 1 / 4, sixth: V.Scalar = 1 / 6, twelfth: V.Scalar = 1 / 12, twentyFourth: V.Scalar = 1 / 24
         // (G g): each column of g through G, then each row of that through G again.
         for j in 0..<3 {
             let (a, b, c) = (g[j], g[3 + j], g[6 + j])
-            left[j] = a / 4
-            left[3 + j] = -(a + b + c) / 6
-            left[6 + j] = -(a - b + c) / 6
-            left[9 + j] = a / 24 + b / 12 + c / 6
-            left[12 + j] = a / 24 - b / 12 + c / 6
+            left[j] = a * quarter
+            left[3 + j] = -(a + b + c) * sixth
+            left[6 + j] = -(a - b + c) * sixth
+            left[9 + j] = a * twentyFourth + b * twelfth + c * sixth
+            left[12 + j] = a * twentyFourth - b * twelfth + c * sixth
             left[15 + j] = c
         }
         for i in 0..<6 {
             let (a, b, c) = (left[i * 3], left[i * 3 + 1], left[i * 3 + 2])
-            result[i * 6] = a / 4
-            result[i * 6 + 1] = -(a + b + c) / 6
-            result[i * 6 + 2] = -(a - b + c) / 6
-            result[i * 6 + 3] = a / 24 + b / 12 + c / 6
-            result[i * 6 + 4] = a / 24 - b / 12 + c / 6
+            result[i * 6] = a * quarter
+            result[i * 6 + 1] = -(a + b + c) * sixth
+            result[i * 6 + 2] = -(a - b + c) * sixth
+            result[i * 6 + 3] = a * twentyFourth + b * twelfth + c * sixth
+            result[i * 6 + 4] = a * twentyFourth - b * twelfth + c * sixth
             result[i * 6 + 5] = c
         }
     }
