@@ -58,7 +58,8 @@ final class WinogradConvolutionLayer: GraphLayer {
         }
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                    inChannels: inChannels, outChannels: outChannels, relu: relu,
-                                   kernel: kernel, kernelLayout: plain, rotated: false)
+                                   kernel: kernel, kernelLayout: plain, rotated: false,
+                                   workspace: graph.training ? graph.winogradWorkspace : nil)
         graph.append(.host { [unowned self] in
             guard let biasValues = self.bias.master else { throw UNetError("parameter \(self.bias.name) has no values") }
             try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues)
@@ -107,7 +108,8 @@ final class WinogradConvolutionLayer: GraphLayer {
                                                strides: [inChannels, 1, 3 * outChannels * inChannels, outChannels * inChannels])
             let backwardData = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                                 inChannels: outChannels, outChannels: inChannels, relu: false,
-                                                kernel: kernel, kernelLayout: swapped, rotated: true)
+                                                kernel: kernel, kernelLayout: swapped, rotated: true,
+                                                workspace: graph.winogradWorkspace)
             let sink = try graph.gradientSink(for: input)
             steps.append(.host { try backwardData.run(source: outputGradient, destination: sink.memory, bias: nil) })
             steps += sink.then

@@ -18,18 +18,18 @@ final class WinogradPass {
     private let kernelCopy: PrimitiveCall?
     /// Taps read in reverse order: the backward-data convolution's kernel is the forward one rotated.
     private let rotated: Bool
-    /// Transformed kernels [36, in, out].
-    private let transformedKernel: DNNLMemory
     private var transformedVersion = -1
-    /// Transformed input [36, chunk, in] and products [36, chunk, out] of one chunk of tiles.
-    private let transformedInput: DNNLMemory
-    private let products: DNNLMemory
-    private let multiply: PrimitiveCall
+    /// Where the transformed kernels, input and products live: a graph's shared workspace
+    /// (whose kernels another pass may have overwritten), or this pass's own buffers.
+    private let workspace: WinogradWorkspace?
+    /// [36, in, out], [36, chunk, in] and [36, chunk, out].
+    private let descriptors: [MemoryDescriptor]
+    private var matmul: WinogradMatmul?
 
     /// A pass over `batch` images of `height`×`width`. `kernelLayout` describes `kernel`'s
     /// forward dims (out, in, 3, 3) so that its memory order is (3, 3, in, out) of this pass.
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int, relu: Bool,
-         kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool) throws {
+         kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool, workspace: WinogradWorkspace?) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         guard let master = kernel.master else { throw UNetError("parameter \(kernel.name) has no values") }
         self.engine = engine
@@ -50,20 +50,17 @@ final class WinogradPass {
             kernelCopy = try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, kernelStaging)])
         }
 
-        let source = try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc)
-        let weights = try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc)
-        let destination = try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc)
-        transformedInput = try DNNLMemory(source, engine: engine)
-        transformedKernel = try DNNLMemory(weights, engine: engine)
-        products = try DNNLMemory(destination, engine: engine)
-        var src = source.raw, wei = weights.raw, dst = destination.raw
-        var operation = dnnl_matmul_desc_t()
-        try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init \(kernel.name)")
-        let descriptor = try PrimitiveDescriptor(operation: operation, engine: engine, what: "Winograd matmul \(kernel.name)")
-        multiply = try PrimitiveCall(descriptor, [
-            (ExecutionArgument.source, transformedInput), (ExecutionArgument.weights, transformedKernel),
-            (ExecutionArgument.destination, products),
-        ])
+        descriptors = [
+            try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc),
+            try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc),
+            try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc),
+        ]
+        self.workspace = workspace
+        if let workspace {
+            workspace.reserve(descriptors)
+        } else {
+            matmul = try WinogradMatmul(descriptors.map { try DNNLMemory($0, engine: engine) }, engine: engine, name: kernel.name)
+        }
     }
 
     /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
@@ -75,12 +72,22 @@ final class WinogradPass {
 
     /// Convolves `source` into `destination` (both nChw8c, this pass's shape), adding `bias` when given.
     func run(source: DNNLMemory, destination: DNNLMemory, bias: DNNLMemory?) throws {
-        if transformedVersion != kernel.version {
-            try transformKernel()
+        let matmul: WinogradMatmul
+        if let existing = self.matmul {
+            matmul = existing
+        } else if let workspace {
+            matmul = try WinogradMatmul(workspace.views(descriptors), engine: engine, name: kernel.name)
+            self.matmul = matmul
+        } else {
+            throw UNetError("the Winograd pass of \(kernel.name) has no buffers")
+        }
+        if workspace != nil || transformedVersion != kernel.version {
+            try transformKernel(into: matmul.transformedKernel)
             transformedVersion = kernel.version
         }
-        let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: transformedInput.data,
-                                      products: products.data, bias: bias?.data)
+        let multiply = matmul.call
+        let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: matmul.transformedInput.data,
+                                      products: matmul.products.data, bias: bias?.data)
         let shape = geometry
         let threads = OpenMPLoop.threads
         var first = 0
@@ -107,7 +114,7 @@ final class WinogradPass {
     /// Blocks go in groups whose taps are gathered and whose 36 results are scattered as
     /// contiguous runs: one block at a time, the 45 streams a whole matrix apart evict each other
     /// from the cache (the reference network's transforms took 1.8× as long that way).
-    private func transformKernel() throws {
+    private func transformKernel(into transformedKernel: DNNLMemory) throws {
         if let kernelCopy {
             try kernelCopy.execute(on: engine)
             try engine.wait()
@@ -151,6 +158,28 @@ final class WinogradPass {
     /// Blocks of eight channel pairs transformed together: 512-byte runs per tap and position, and
     /// about 24 KiB of scratch, inside the L1 cache.
     private static let kernelGroup = 16
+}
+
+/// The batched matrix product of a `WinogradPass` and the three memories it works on.
+private struct WinogradMatmul {
+    let transformedKernel: DNNLMemory
+    let transformedInput: DNNLMemory
+    let products: DNNLMemory
+    let call: PrimitiveCall
+
+    /// `memories`: the transformed kernels, transformed input and products, in that order.
+    init(_ memories: [DNNLMemory], engine: DNNLEngine, name: String) throws {
+        guard memories.count == 3 else { throw UNetError("a Winograd matmul needs 3 memories, got \(memories.count)") }
+        (transformedKernel, transformedInput, products) = (memories[0], memories[1], memories[2])
+        var src = transformedInput.descriptor.raw, wei = transformedKernel.descriptor.raw, dst = products.descriptor.raw
+        var operation = dnnl_matmul_desc_t()
+        try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init \(name)")
+        let descriptor = try PrimitiveDescriptor(operation: operation, engine: engine, what: "Winograd matmul \(name)")
+        call = try PrimitiveCall(descriptor, [
+            (ExecutionArgument.source, transformedInput), (ExecutionArgument.weights, transformedKernel),
+            (ExecutionArgument.destination, products),
+        ])
+    }
 }
 
 /// The kernel buffers of a `WinogradPass`, for the transform threads.
