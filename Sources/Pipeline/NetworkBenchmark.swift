@@ -20,7 +20,7 @@ public struct NetworkBenchmark: Sendable {
     public var mode: Mode
     public var batchSize: Int
     public var precision: Precision
-    /// How prediction computes 3×3 convolutions (training always uses direct ones).
+    /// How the 3×3 convolutions are computed (forward and, in training, backward to the data).
     public var convolution: ConvolutionAlgorithm
     /// The network; `UNetConfig.reference` with the chosen upsampling unless replaced (tests use
     /// a small one).
@@ -89,7 +89,7 @@ public struct NetworkBenchmark: Sendable {
         let flopsPerStep = config.forwardFLOPsPerTile * Double(batchSize) * (mode == .train ? 3 : 1)
         return NetworkBenchmarkResult(
             mode: mode, batchSize: batchSize, precision: precision.rawValue,
-            convolution: mode == .train ? ConvolutionAlgorithm.direct.rawValue : convolution.rawValue, upsampling: config.upsampling,
+            convolution: convolution.rawValue, upsampling: config.upsampling,
             steps: steps, warmUpSteps: warmUpSteps,
             tilesPerSecondMedian: Double(batchSize) / median, tilesPerSecondBest: Double(batchSize) / best,
             gflopsMedian: flopsPerStep / median / 1e9, gflopsBest: flopsPerStep / best / 1e9,

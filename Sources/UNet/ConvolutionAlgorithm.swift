@@ -1,4 +1,5 @@
-/// How inference computes the 3×3 convolutions. Training always uses oneDNN's direct convolution.
+/// How the 3×3 convolutions are computed, in inference and training (where the kernel gradients
+/// always come from oneDNN's direct backward-weights convolution).
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// oneDNN's direct convolution everywhere.
     case direct

@@ -59,22 +59,7 @@ final class ConvolutionLayer: GraphLayer {
         var steps: [GraphStep] = []
         // The ReLU's derivative comes from its output; overwrite the output gradient in place.
         let outputGradient = try graph.gradient(of: output)
-        if relu {
-            var data = output.descriptor.raw
-            var hintOperation = dnnl_eltwise_desc_t()
-            try check(dnnl_eltwise_forward_desc_init(&hintOperation, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, &data, 0, 0),
-                      "eltwise_forward_desc_init relu")
-            let hint = try PrimitiveDescriptor(operation: hintOperation, engine: graph.engine, what: "relu forward hint")
-            var diff = output.descriptor.raw
-            var operation = dnnl_eltwise_desc_t()
-            try check(dnnl_eltwise_backward_desc_init(&operation, dnnl_eltwise_relu_use_dst_for_bwd, &diff, &data, 0, 0),
-                      "eltwise_backward_desc_init relu")
-            let backward = try PrimitiveDescriptor(operation: operation, hint: hint, engine: graph.engine, what: "relu backward \(kernel.name)")
-            steps.append(.primitive(try PrimitiveCall(backward, [
-                (ExecutionArgument.destination, output.value), (ExecutionArgument.diffDestination, outputGradient),
-                (ExecutionArgument.diffSource, outputGradient),
-            ])))
-        }
+        if relu { steps.append(try graph.reluBackward(output: output, gradient: outputGradient, name: kernel.name)) }
         let outChannels = output.channels
         let size = geometry.kernel
         do {

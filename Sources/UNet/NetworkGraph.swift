@@ -13,6 +13,8 @@ final class NetworkGraph {
     private var weightRefreshSteps: [GraphStep] = []
     private var layers: [GraphLayer] = []
     private var weightCopies: [ObjectIdentifier: [DNNLMemory]] = [:]
+    /// Scratch shared by the Winograd passes of a training graph.
+    private(set) lazy var winogradWorkspace = WinogradWorkspace(engine: engine)
 
     init(engine: DNNLEngine, training: Bool, precision: Precision = .f32, dropoutGenerator: DropoutGenerator) {
         self.engine = engine

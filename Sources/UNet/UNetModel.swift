@@ -8,12 +8,13 @@ import Foundation
 public final class UNetModel {
     public let config: UNetConfig
     public let precision: Precision
-    /// How inference graphs compute 3×3 convolutions; changing it rebuilds them on next use.
+    /// How the graphs compute 3×3 convolutions (inference and training alike); changing it
+    /// rebuilds them on next use.
     public var convolutionAlgorithm: ConvolutionAlgorithm {
         didSet {
             guard convolutionAlgorithm != oldValue else { return }
-            graphs = graphs.filter { $0.key.training }
-            graphUse.removeAll { !$0.training }
+            graphs.removeAll()
+            graphUse.removeAll()
         }
     }
     private let engine: DNNLEngine

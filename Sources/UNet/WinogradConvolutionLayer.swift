@@ -1,39 +1,29 @@
 import CDNNL
 
-/// A 3×3 "same" convolution with bias and ReLU for inference, by Winograd's F(4×4, 3×3): the
-/// input is cut into 4×4-output tiles, each tile's 6×6 patch transformed (`WinogradTransform`),
-/// the 36 transformed positions multiplied by the transformed kernels as 36 matrix products
-/// (a oneDNN batched matmul), and the results transformed back with the bias and ReLU applied.
+/// A 3×3 "same" convolution with bias and ReLU by Winograd's F(4×4, 3×3): the input is cut into
+/// 4×4-output tiles, each tile's 6×6 patch transformed (`WinogradTransform`), the 36 transformed
+/// positions multiplied by the transformed kernels as 36 matrix products (a oneDNN batched
+/// matmul), and the results transformed back with the bias and ReLU applied (`WinogradPass`).
 ///
-/// oneDNN 2.6 has Winograd only for AVX-512; this layer brings it to every CPU. Tiles go through in
-/// chunks small enough that the transformed data stays in cache between the three stages.
+/// oneDNN 2.6 has Winograd only for AVX-512; this layer brings it to every CPU. In training, the
+/// input gradient is a Winograd convolution too (of the output gradient with the rotated kernel),
+/// while the kernel and bias gradients come from oneDNN's direct backward-weights convolution.
 final class WinogradConvolutionLayer: GraphLayer {
     let input: Activation
     let output: Activation
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
     private let relu: Bool
-    private let inChannels: Int, outChannels: Int
-    private let tileCount: Int
-    private let chunkTiles: Int
-    private let geometry: WinogradGeometry
-    /// Plain copy of the kernel in Keras's (3, 3, in, out) order, for the transform.
-    private let kernelStaging: DNNLMemory
-    private let kernelCopy: PrimitiveCall?
-    /// Transformed kernels [36, in, out].
-    private let transformedKernel: DNNLMemory
-    private var transformedVersion = -1
-    /// Transformed input [36, chunk, in] and products [36, chunk, out] of one chunk of tiles.
-    private let transformedInput: DNNLMemory
-    private let products: DNNLMemory
-    private let multiply: PrimitiveCall
+    private let forward: WinogradPass
+    /// oneDNN's direct kernel and bias gradients; nil in inference graphs.
+    private let backwardWeights: PrimitiveDescriptor?
     private let engine: DNNLEngine
 
     /// Whether this layer can compute a convolution of `input` with `kernelSize`, and is expected to
     /// beat oneDNN's direct convolution: 8-channel-blocked f32 activations, at least two tiles per
     /// side, and at most 40 % of the computed outputs falling outside the image.
     static func applies(to input: Activation, kernelSize: Int, outChannels: Int, graph: NetworkGraph) -> Bool {
-        guard kernelSize == 3, !graph.training, graph.precision == .f32,
+        guard kernelSize == 3, graph.precision == .f32,
               input.channels >= 16, input.channels % 8 == 0, outChannels % 8 == 0,
               input.height >= 8, input.width >= 8,
               let blocked = try? MemoryDescriptor(dims: input.dims, tag: dnnl_nChw8c),
@@ -44,113 +34,87 @@ final class WinogradConvolutionLayer: GraphLayer {
     }
 
     init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
-        let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         engine = graph.engine
         self.input = input
         self.kernel = kernel
         self.bias = bias
         self.relu = relu
-        inChannels = input.channels
-        outChannels = kernel.kerasShape[3]
-        let tilesDown = (input.height + side - 1) / side
-        let tilesAcross = (input.width + side - 1) / side
-        tileCount = input.batch * tilesDown * tilesAcross
-        chunkTiles = min(tileCount, WinogradConvolutionLayer.chunkTiles(inChannels: inChannels, outChannels: outChannels))
-        geometry = WinogradGeometry(height: input.height, width: input.width, inChannels: inChannels, outChannels: outChannels,
-                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu)
-
+        let inChannels = input.channels, outChannels = kernel.kerasShape[3]
         output = try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height, input.width], tag: dnnl_nChw8c),
-                                      needsGradient: false)
+                                      needsGradient: graph.training)
         let plain = try MemoryDescriptor(dims: [outChannels, inChannels, 3, 3], tag: dnnl_hwio)
-        let master = try kernel.bind(plain)
-        if master.descriptor.sameLayout(as: plain) {
-            kernelStaging = master
-            kernelCopy = nil
+        if graph.training {
+            // The master lives in the layout the backward-weights primitive writes, so that its
+            // gradient (and Adam's update) needs no reorder; the transform reads it through a
+            // staging reorder instead, which costs less.
+            let backward = try WinogradConvolutionLayer.backwardWeights(graph: graph, input: input, output: output, name: kernel.name)
+            backwardWeights = backward
+            _ = try kernel.bind(backward.memory(dnnl_query_diff_weights_md))
+            _ = try bias.bind(backward.memory(dnnl_query_diff_weights_md, 1))
         } else {
-            kernelStaging = try DNNLMemory(plain, engine: engine)
-            let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: plain, engine: engine)
-            kernelCopy = try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, kernelStaging)])
+            backwardWeights = nil
+            _ = try kernel.bind(plain)
+            _ = try bias.bind(MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
         }
-        _ = try bias.bind(MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
-
-        let source = try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc)
-        let weights = try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc)
-        let destination = try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc)
-        transformedInput = try DNNLMemory(source, engine: engine)
-        transformedKernel = try DNNLMemory(weights, engine: engine)
-        products = try DNNLMemory(destination, engine: engine)
-        var src = source.raw, wei = weights.raw, dst = destination.raw
-        var operation = dnnl_matmul_desc_t()
-        try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init \(kernel.name)")
-        let descriptor = try PrimitiveDescriptor(operation: operation, engine: engine, what: "Winograd matmul \(kernel.name)")
-        multiply = try PrimitiveCall(descriptor, [
-            (ExecutionArgument.source, transformedInput), (ExecutionArgument.weights, transformedKernel),
-            (ExecutionArgument.destination, products),
-        ])
-        graph.append(.host { [unowned self] in try self.run() })
+        forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
+                                   inChannels: inChannels, outChannels: outChannels, relu: relu,
+                                   kernel: kernel, kernelLayout: plain, rotated: false,
+                                   workspace: graph.training ? graph.winogradWorkspace : nil)
+        graph.append(.host { [unowned self] in
+            guard let biasValues = self.bias.master else { throw UNetError("parameter \(self.bias.name) has no values") }
+            try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues)
+        })
         graph.add(self)
     }
 
-    /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
-    /// chunk's transformed input and products (36 × tiles × channels each) stay in cache.
-    private static func chunkTiles(inChannels: Int, outChannels: Int) -> Int {
-        let bytesPerTile = WinogradTransform.positions * (inChannels + outChannels) * 4
-        return max(128, min(1024, (4 << 20) / bytesPerTile))
+    /// oneDNN's direct convolution backward to the weights over this layer's tensors, with the
+    /// forward-training descriptor it needs as a hint.
+    private static func backwardWeights(graph: NetworkGraph, input: Activation, output: Activation, name: String) throws -> PrimitiveDescriptor {
+        let geometry = ConvolutionGeometry(kernel: 3, stride: 1, padding: 1)
+        let weights = try MemoryDescriptor.any([output.channels, input.channels, 3, 3])
+        let bias = try MemoryDescriptor(dims: [output.channels], tag: dnnl_x)
+        var src = input.descriptor.raw, wei = weights.raw, bia = bias.raw, dst = output.descriptor.raw
+        var forwardOperation = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_forward_desc_init(&forwardOperation, dnnl_forward_training, dnnl_convolution_direct, &src, &wei, &bia, &dst,
+                                                     geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_forward_desc_init \(name)")
+        let hint = try PrimitiveDescriptor(operation: forwardOperation, engine: graph.engine, what: "convolution forward hint \(name)")
+        var operation = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &wei, &bia, &dst,
+                                                              geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_backward_weights_desc_init \(name)")
+        return try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision), hint: hint,
+                                       engine: graph.engine, what: "convolution backward weights \(name)")
     }
 
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
-        throw UNetError("the Winograd convolution \(kernel.name) is for inference only")
-    }
-
-    private func run() throws {
-        if transformedVersion != kernel.version {
-            try transformKernel()
-            transformedVersion = kernel.version
+        guard let backwardWeights else { throw UNetError("the Winograd convolution \(kernel.name) was built for inference") }
+        let outputGradient = try graph.gradient(of: output)
+        var steps: [GraphStep] = []
+        if relu { steps.append(try graph.reluBackward(output: output, gradient: outputGradient, name: kernel.name)) }
+        let kernelGradient = try graph.weightGradient(kernel, as: backwardWeights.memory(dnnl_query_diff_weights_md))
+        let biasGradient = try graph.weightGradient(bias, as: backwardWeights.memory(dnnl_query_diff_weights_md, 1))
+        steps.append(.primitive(try PrimitiveCall(backwardWeights, [
+            (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, outputGradient),
+            (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, biasGradient.memory),
+        ])))
+        steps += kernelGradient.then + biasGradient.then
+        if input.needsGradient {
+            // The input gradient of a 3×3 same convolution is the 3×3 same convolution of the
+            // output gradient with the kernel rotated 180° and its channels swapped: the staging
+            // copy puts the forward input channels fastest, and the pass reads the taps reversed.
+            let (inChannels, outChannels) = (input.channels, output.channels)
+            let swapped = try MemoryDescriptor(dims: [outChannels, inChannels, 3, 3],
+                                               strides: [inChannels, 1, 3 * outChannels * inChannels, outChannels * inChannels])
+            let backwardData = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
+                                                inChannels: outChannels, outChannels: inChannels, relu: false,
+                                                kernel: kernel, kernelLayout: swapped, rotated: true,
+                                                workspace: graph.winogradWorkspace)
+            let sink = try graph.gradientSink(for: input)
+            steps.append(.host { try backwardData.run(source: outputGradient, destination: sink.memory, bias: nil) })
+            steps += sink.then
         }
-        guard let biasValues = bias.master?.data else { throw UNetError("parameter \(bias.name) has no values") }
-        let buffers = WinogradBuffers(source: input.value.data, destination: output.value.data, transformedInput: transformedInput.data,
-                                      products: products.data, bias: biasValues)
-        let shape = geometry
-        let threads = OpenMPLoop.threads
-        var first = 0
-        while first < tileCount {
-            let count = min(chunkTiles, tileCount - first)
-            // The transforms run on oneDNN's own threads, which are otherwise spinning between
-            // primitives: on other threads they would have to compete with them for the cores.
-            let parts = min(threads, count)
-            let range = first..<(first + count)
-            OpenMPLoop.forEach(parts) { part in
-                shape.transformInput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
-            }
-            try multiply.execute(on: engine)
-            try engine.wait()
-            OpenMPLoop.forEach(parts) { part in
-                shape.transformOutput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
-            }
-            first += count
-        }
-    }
-
-    /// U = G g Gᵀ for every (input, output) channel pair, into [36, in, out].
-    private func transformKernel() throws {
-        if let kernelCopy {
-            try kernelCopy.execute(on: engine)
-            try engine.wait()
-        }
-        let g = kernelStaging.floats
-        let u = transformedKernel.floats
-        let pairs = inChannels * outChannels
-        withUnsafeTemporaryAllocation(of: Double.self, capacity: 9 + 36 + 18) { scratch in
-            let taps = UnsafeMutableBufferPointer(rebasing: scratch[0..<9])
-            let transformed = UnsafeMutableBufferPointer(rebasing: scratch[9..<45])
-            let left = UnsafeMutableBufferPointer(rebasing: scratch[45..<63])
-            for pair in 0..<pairs {
-                // Keras order (kh, kw, in, out): tap (r, c) of pair (i, o) sits at (3r + c)·in·out + i·out + o.
-                for tap in 0..<9 { taps[tap] = Double(g[tap * pairs + pair]) }
-                WinogradTransform.kernel(UnsafeBufferPointer(taps), into: transformed, scratch: left)
-                for position in 0..<WinogradTransform.positions { u[position * pairs + pair] = Float(transformed[position]) }
-            }
-        }
+        return steps
     }
 }
 
@@ -234,7 +198,7 @@ struct WinogradGeometry: Sendable {
 
     func transformOutput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
         let products = UnsafePointer(buffers.products.assumingMemoryBound(to: Float.self))
-        let bias = UnsafePointer(buffers.bias.assumingMemoryBound(to: Float.self))
+        let bias = buffers.bias.map { UnsafePointer($0.assumingMemoryBound(to: Float.self)) }
         let destination = buffers.destination.assumingMemoryBound(to: Float.self)
         let blocks = outChannels / 8
         let positionStride = chunkTiles * outChannels
@@ -256,7 +220,7 @@ struct WinogradGeometry: Sendable {
                         let r = WinogradTransform.outputRow(m(j), m(6 + j), m(12 + j), m(18 + j), m(24 + j), m(30 + j))
                         t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3
                     }
-                    let shift = UnsafeRawPointer(bias + block * 8).loadUnaligned(as: SIMD8<Float>.self)
+                    let shift = bias.map { UnsafeRawPointer($0 + block * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? zero
                     let plane = destination + ((n * blocks + block) * height * width) * 8
                     for a in 0..<rows {
                         let r = WinogradTransform.outputRow(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
@@ -287,7 +251,8 @@ struct WinogradBuffers: @unchecked Sendable {
     let destination: UnsafeMutableRawPointer
     let transformedInput: UnsafeMutableRawPointer
     let products: UnsafeMutableRawPointer
-    let bias: UnsafeMutableRawPointer
+    /// Nil for a convolution without bias (the backward-data one).
+    let bias: UnsafeMutableRawPointer?
 }
 
 extension Range where Bound == Int {

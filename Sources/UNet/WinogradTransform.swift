@@ -13,40 +13,40 @@ enum WinogradTransform {
     /// Products per tile: one matrix product for each of the 6×6 transformed positions.
     static let positions = 36
 
-    /// G g Gᵀ for one 3×3 kernel (row-major, g[3·row + column]) into 36 values, in Float64 so
-    /// the transform adds no rounding of its own before the final conversion.
+    /// G g Gᵀ for one 3×3 kernel (row-major, g[3·row + column]) into 36 values, in Float64.
     static func kernel(_ g: [Double]) -> [Double] {
-        var result = [Double](repeating: 0, count: 36)
-        g.withUnsafeBufferPointer { taps in
-            result.withUnsafeMutableBufferPointer { output in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: 18) { scratch in
-                    kernel(taps, into: output, scratch: scratch)
-                }
-            }
+        withUnsafeTemporaryAllocation(of: SIMD2<Double>.self, capacity: 9 + 36 + 18) { scratch -> [Double] in
+            guard let taps = scratch.baseAddress else { return [] }
+            for tap in 0..<9 { taps[tap] = SIMD2(repeating: g[tap]) }
+            kernel(taps, into: taps + 9, scratch: taps + 45)
+            return (0..<36).map { taps[9 + $0][0] }
         }
-        return result
     }
 
-    /// `kernel(_:)` without allocating: 9 taps in, 36 values out, 18 values of scratch.
-    static func kernel(_ g: UnsafeBufferPointer<Double>, into result: UnsafeMutableBufferPointer<Double>,
-                       scratch left: UnsafeMutableBufferPointer<Double>) {
+    /// G g Gᵀ for as many kernels at once as `V` has lanes: 9 taps in (row-major), 36 values
+    /// out, 18 values of scratch; nothing allocated.
+    @inline(__always)
+    static func kernel<V: SIMD>(_ g: UnsafePointer<V>, into result: UnsafeMutablePointer<V>, scratch left: UnsafeMutablePointer<V>)
+        where V.Scalar: BinaryFloatingPoint {
+        // Multiplications by reciprocals: vector divisions would dominate the transform.
+        let quarter: V.Scalar = 1 / 4, sixth: V.Scalar = 1 / 6, twelfth: V.Scalar = 1 / 12, twentyFourth: V.Scalar = 1 / 24
         // (G g): each column of g through G, then each row of that through G again.
         for j in 0..<3 {
             let (a, b, c) = (g[j], g[3 + j], g[6 + j])
-            left[j] = a / 4
-            left[3 + j] = -(a + b + c) / 6
-            left[6 + j] = -(a - b + c) / 6
-            left[9 + j] = a / 24 + b / 12 + c / 6
-            left[12 + j] = a / 24 - b / 12 + c / 6
+            left[j] = a * quarter
+            left[3 + j] = -(a + b + c) * sixth
+            left[6 + j] = -(a - b + c) * sixth
+            left[9 + j] = a * twentyFourth + b * twelfth + c * sixth
+            left[12 + j] = a * twentyFourth - b * twelfth + c * sixth
             left[15 + j] = c
         }
         for i in 0..<6 {
             let (a, b, c) = (left[i * 3], left[i * 3 + 1], left[i * 3 + 2])
-            result[i * 6] = a / 4
-            result[i * 6 + 1] = -(a + b + c) / 6
-            result[i * 6 + 2] = -(a - b + c) / 6
-            result[i * 6 + 3] = a / 24 + b / 12 + c / 6
-            result[i * 6 + 4] = a / 24 - b / 12 + c / 6
+            result[i * 6] = a * quarter
+            result[i * 6 + 1] = -(a + b + c) * sixth
+            result[i * 6 + 2] = -(a - b + c) * sixth
+            result[i * 6 + 3] = a * twentyFourth + b * twelfth + c * sixth
+            result[i * 6 + 4] = a * twentyFourth - b * twelfth + c * sixth
             result[i * 6 + 5] = c
         }
     }

@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
     @Option var batchSize = 8
     @Option(help: "f32 or bf16.") var precision = "f32"
     @Option(help: "transpose or nearest.") var upsampling = "transpose"
-    @Option(help: "winograd or direct: how prediction computes 3×3 convolutions.") var convolution = "winograd"
+    @Option(help: "winograd or direct: how the 3×3 convolutions run (in training, forward and backward to the data).") var convolution = "winograd"
     @Option(help: "Timed steps (the median and best are reported).") var steps = 10
     @Option(help: "Untimed steps first.") var warmUp = 2
     @Flag(help: "One JSON object.") var json = false

@@ -11,9 +11,10 @@ import UNet
         return benchmark
     }
 
-    @Test(arguments: NetworkBenchmark.Mode.allCases)
-    func reportsConsistentFigures(mode: NetworkBenchmark.Mode) throws {
-        let benchmark = tinyBenchmark(mode)
+    @Test(arguments: NetworkBenchmark.Mode.allCases, [UNet.ConvolutionAlgorithm.direct, .winograd])
+    func reportsConsistentFigures(mode: NetworkBenchmark.Mode, convolution: UNet.ConvolutionAlgorithm) throws {
+        var benchmark = tinyBenchmark(mode)
+        benchmark.convolution = convolution
         let result = try benchmark.run()
         #expect(result.mode == mode && result.batchSize == 2 && result.precision == "f32")
         #expect(result.upsampling == .nearest && result.steps == 1 && result.stepSeconds.count == 1)
@@ -25,9 +26,8 @@ import UNet
         let gflops = benchmark.config.forwardFLOPsPerTile * 2 * passes / seconds / 1e9
         #expect(abs(result.gflopsMedian - gflops) <= 1e-9 * gflops)
         #expect((result.peakResidentBytes ?? 0) > 1_000_000)
-        let convolution = mode == .train ? "direct" : "winograd"
-        #expect(result.convolution == convolution)
-        #expect(result.summary.contains("\(mode.rawValue), batch 2, f32, \(convolution) convolutions, nearest upsampling"))
+        #expect(result.convolution == convolution.rawValue)
+        #expect(result.summary.contains("\(mode.rawValue), batch 2, f32, \(convolution.rawValue) convolutions, nearest upsampling"))
     }
 
     @Test func encodesTheKeysOfBenchJSON() throws {
