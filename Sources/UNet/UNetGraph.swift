@@ -23,7 +23,10 @@ final class UNetGraph {
                WinogradConvolutionLayer.applies(to: x, kernelSize: 3, outChannels: kernel.kerasShape[3], graph: graph) {
                 return try WinogradConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
             }
-            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
+            // Where this engine's own Winograd does not apply (AVX-512 CPUs choose 16-channel
+            // blocks), oneDNN's Winograd may exist instead.
+            let oneDNNWinograd = convolutionAlgorithm == .winograd && WinogradConvolutionLayer.worthwhile(height: x.height, width: x.width)
+            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true, oneDNNWinograd: oneDNNWinograd).output
         }
         func convolutions(_ prefix: String, _ x: Activation) throws -> Activation {
             try convolution("\(prefix).conv2", convolution("\(prefix).conv1", x))

@@ -20,17 +20,24 @@ final class WinogradConvolutionLayer: GraphLayer {
     private let engine: DNNLEngine
 
     /// Whether this layer can compute a convolution of `input` with `kernelSize`, and is expected to
-    /// beat oneDNN's direct convolution: 8-channel-blocked f32 activations, at least two tiles per
-    /// side, and at most 40 % of the computed outputs falling outside the image.
+    /// beat oneDNN's direct convolution: 8-channel-blocked f32 activations (or bf16 requested on a
+    /// CPU that would compute it in f32 anyway), and a Winograd-friendly size.
     static func applies(to input: Activation, kernelSize: Int, outChannels: Int, graph: NetworkGraph) -> Bool {
-        guard kernelSize == 3, graph.precision == .f32,
+        guard kernelSize == 3, graph.precision == .f32 || !graph.engine.computesBF16Natively,
               input.channels >= 16, input.channels % 8 == 0, outChannels % 8 == 0,
-              input.height >= 8, input.width >= 8,
+              worthwhile(height: input.height, width: input.width),
               let blocked = try? MemoryDescriptor(dims: input.dims, tag: dnnl_nChw8c),
               input.descriptor.sameLayout(as: blocked) else { return false }
+        return true
+    }
+
+    /// At least two 4×4 tiles per side, and at most 40 % of the computed outputs outside the
+    /// image (so 5×5, which computes 8×8, stays direct).
+    static func worthwhile(height: Int, width: Int) -> Bool {
+        guard height >= 8, width >= 8 else { return false }
         let side = WinogradTransform.outputSide
-        let computed = ((input.height + side - 1) / side) * ((input.width + side - 1) / side) * side * side
-        return Double(input.height * input.width) >= 0.6 * Double(computed)
+        let computed = ((height + side - 1) / side) * ((width + side - 1) / side) * side * side
+        return Double(height * width) >= 0.6 * Double(computed)
     }
 
     init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {

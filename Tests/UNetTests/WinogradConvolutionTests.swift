@@ -191,4 +191,19 @@ import Testing
         #expect(maximumDifference(winograd, direct) < 1e-5)
         #expect(maximumDifference(winograd, direct) > 0, "the Winograd layers did not run")
     }
+
+    @Test func askingForOneDNNsWinogradGivesTheConvolutionOnEveryCPU() throws {
+        // oneDNN 2.6 has Winograd on AVX-512 only; elsewhere the layer must fall back to direct.
+        let shape = [2, 16, 16, 16], kernelShape = [3, 3, 16, 16]
+        let x = randomValues(shape.reduce(1, *), seed: 51)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 52).map { $0 * 0.3 }
+        let bias = randomValues(16, seed: 53).map { $0 * 0.1 }
+        let harness = try LayerHarness(training: false)
+        let layer = try ConvolutionLayer(graph: harness.graph, input: harness.input(x, shape, tag: dnnl_nChw8c),
+                                         kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
+                                         bias: harness.parameter("test.conv.bias", [16], bias), relu: true, oneDNNWinograd: true)
+        try harness.graph.runForward()
+        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
+        #expect(relativeError(try harness.read(layer.output.value), expected) < Self.tolerance)
+    }
 }
