@@ -66,7 +66,7 @@ final class WinogradConvolutionLayer: GraphLayer {
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                    inChannels: inChannels, outChannels: outChannels, relu: relu,
                                    kernel: kernel, kernelLayout: plain, rotated: false,
-                                   workspace: graph.training ? graph.winogradWorkspace : nil)
+                                   workspace: graph.winogradWorkspace, keepsKernel: !graph.training)
         graph.append(.host { [unowned self] in
             guard let biasValues = self.bias.master else { throw UNetError("parameter \(self.bias.name) has no values") }
             try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues)
@@ -116,7 +116,7 @@ final class WinogradConvolutionLayer: GraphLayer {
             let backwardData = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                                 inChannels: outChannels, outChannels: inChannels, relu: false,
                                                 kernel: kernel, kernelLayout: swapped, rotated: true,
-                                                workspace: graph.winogradWorkspace)
+                                                workspace: graph.winogradWorkspace, keepsKernel: false)
             let sink = try graph.gradientSink(for: input)
             steps.append(.host { try backwardData.run(source: outputGradient, destination: sink.memory, bias: nil) })
             steps += sink.then

@@ -18,10 +18,12 @@ final class WinogradPass {
     private let kernelCopy: PrimitiveCall?
     /// Taps read in reverse order: the backward-data convolution's kernel is the forward one rotated.
     private let rotated: Bool
-    private var transformedVersion = -1
-    /// Where the transformed kernels, input and products live: a graph's shared workspace
-    /// (whose kernels another pass may have overwritten), or this pass's own buffers.
-    private let workspace: WinogradWorkspace?
+    /// Where the transformed input and products live, and in training the transformed kernels
+    /// (which another pass may have overwritten since): the graph's shared workspace.
+    private let workspace: WinogradWorkspace
+    /// Inference keeps the transformed kernels with the parameter, shared by every graph, and
+    /// transforms them again only when the parameter changes.
+    private let keepsKernel: Bool
     /// [36, in, out], [36, chunk, in] and [36, chunk, out].
     private let descriptors: [MemoryDescriptor]
     private var matmul: WinogradMatmul?
@@ -29,7 +31,8 @@ final class WinogradPass {
     /// A pass over `batch` images of `height`×`width`. `kernelLayout` describes `kernel`'s
     /// forward dims (out, in, 3, 3) so that its memory order is (3, 3, in, out) of this pass.
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int, relu: Bool,
-         kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool, workspace: WinogradWorkspace?) throws {
+         kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool, workspace: WinogradWorkspace,
+         keepsKernel: Bool) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         guard let master = kernel.master else { throw UNetError("parameter \(kernel.name) has no values") }
         self.engine = engine
@@ -56,11 +59,8 @@ final class WinogradPass {
             try MemoryDescriptor(dims: [positions, chunkTiles, outChannels], tag: dnnl_abc),
         ]
         self.workspace = workspace
-        if let workspace {
-            workspace.reserve(descriptors)
-        } else {
-            matmul = try WinogradMatmul(descriptors.map { try DNNLMemory($0, engine: engine) }, engine: engine, name: kernel.name)
-        }
+        self.keepsKernel = keepsKernel
+        workspace.reserve(keepsKernel ? [nil, descriptors[1], descriptors[2]] : descriptors)
     }
 
     /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
@@ -75,15 +75,26 @@ final class WinogradPass {
         let matmul: WinogradMatmul
         if let existing = self.matmul {
             matmul = existing
-        } else if let workspace {
-            matmul = try WinogradMatmul(workspace.views(descriptors), engine: engine, name: kernel.name)
+        } else if keepsKernel {
+            let shared: DNNLMemory
+            if let kept = kernel.winogradKernel, kept.memory.descriptor.sameLayout(as: descriptors[0]) {
+                shared = kept.memory
+            } else {
+                shared = try DNNLMemory(descriptors[0], engine: engine)
+                kernel.winogradKernel = (shared, -1)
+            }
+            let scratch = try workspace.views([nil, descriptors[1], descriptors[2]])
+            matmul = try WinogradMatmul([shared] + scratch.compactMap { $0 }, engine: engine, name: kernel.name)
             self.matmul = matmul
         } else {
-            throw UNetError("the Winograd pass of \(kernel.name) has no buffers")
+            matmul = try WinogradMatmul(workspace.views(descriptors).compactMap { $0 }, engine: engine, name: kernel.name)
+            self.matmul = matmul
         }
-        if workspace != nil || transformedVersion != kernel.version {
+        if !keepsKernel {
             try transformKernel(into: matmul.transformedKernel)
-            transformedVersion = kernel.version
+        } else if let kept = kernel.winogradKernel, kept.version != kernel.version {
+            try transformKernel(into: matmul.transformedKernel)
+            kernel.winogradKernel = (kept.memory, kernel.version)
         }
         let multiply = matmul.call
         let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: matmul.transformedInput.data,
