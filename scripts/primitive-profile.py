@@ -2,7 +2,7 @@
 """Where a `segpipe bench` step goes, primitive by primitive, from oneDNN's verbose log.
 
 Usage:
-  DNNL_VERBOSE=1 .build/release/segpipe bench --steps 3 --warm-up 1 > verbose.txt
+  DNNL_VERBOSE=1 .build/release/segpipe bench --steps 3 --warm-up 1 --json > verbose.txt
   scripts/primitive-profile.py verbose.txt
 
 Sums the execution times of every primitive in each step (a step starts at the reorder of the

@@ -141,7 +141,7 @@ public final class Predictor {
     /// folder, and calls `completed` on the calling thread with each scene's result, in order, as
     /// its class map lands. A failing scene does not stop the others; its error names the scene
     /// (or the file at fault). `completed` returns false to stop: scenes in flight are then
-    /// dropped, their outputs unwritten. Rethrows what `completed` throws, after the same stop.
+    /// dropped unwritten, except one whose outputs are already being finished. Rethrows what `completed` throws, after the same stop.
     ///
     /// With `options.pipelined` a thread reads, tiles and packs batches (running on into the next
     /// scene while this one finishes) and another unpacks, stitches, paints and writes them, while

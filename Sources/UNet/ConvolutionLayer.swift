@@ -11,21 +11,12 @@ final class ConvolutionLayer: GraphLayer {
     private let forward: PrimitiveDescriptor
     private let geometry: ConvolutionGeometry
 
-    /// `oneDNNWinograd` asks for oneDNN's own Winograd convolution (inference graphs only; it
-    /// exists on AVX-512 CPUs) and falls back to the direct one where oneDNN has none.
-    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool,
-         oneDNNWinograd: Bool = false) throws {
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
         let outChannels = kernel.kerasShape[3]
         let size = kernel.kerasShape[0]
         geometry = ConvolutionGeometry(kernel: size, stride: 1, padding: (size - 1) / 2)
-        if oneDNNWinograd, !graph.training, size == 3,
-           let winograd = try? ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels, kernelSize: size,
-                                                          relu: relu, name: kernel.name, algorithm: dnnl_convolution_winograd) {
-            forward = winograd
-        } else {
-            forward = try ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
-                                                      kernelSize: size, relu: relu, name: kernel.name)
-        }
+        forward = try ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
+                                                  kernelSize: size, relu: relu, name: kernel.name)
         self.input = input
         self.kernel = kernel
         self.bias = bias
@@ -47,8 +38,7 @@ final class ConvolutionLayer: GraphLayer {
     }
 
     private static func descriptor(graph: NetworkGraph, source: MemoryDescriptor, outChannels: Int, kernelSize: Int,
-                                   relu: Bool, name: String,
-                                   algorithm: dnnl_alg_kind_t = dnnl_convolution_direct) throws -> PrimitiveDescriptor {
+                                   relu: Bool, name: String) throws -> PrimitiveDescriptor {
         let dims = source.dims
         let geometry = ConvolutionGeometry(kernel: kernelSize, stride: 1, padding: (kernelSize - 1) / 2)
         var src = source.raw
@@ -57,7 +47,7 @@ final class ConvolutionLayer: GraphLayer {
         var dst = try MemoryDescriptor.any([dims[0], outChannels, dims[2], dims[3]]).raw
         var operation = dnnl_convolution_desc_t()
         let kind = graph.training ? dnnl_forward_training : dnnl_forward_inference
-        try check(dnnl_convolution_forward_desc_init(&operation, kind, algorithm, &src, &weights, &bias, &dst,
+        try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &dst,
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
         let attributes = try PrimitiveAttributes(relu: relu, precision: graph.precision)

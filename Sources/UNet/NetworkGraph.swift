@@ -13,7 +13,7 @@ final class NetworkGraph {
     private var weightRefreshSteps: [GraphStep] = []
     private var layers: [GraphLayer] = []
     private var weightCopies: [ObjectIdentifier: [DNNLMemory]] = [:]
-    /// Scratch shared by the Winograd passes of a training graph.
+    /// Scratch shared by the Winograd passes of this graph, which run one at a time.
     private(set) lazy var winogradWorkspace = WinogradWorkspace(engine: engine)
 
     init(engine: DNNLEngine, training: Bool, precision: Precision = .f32, dropoutGenerator: DropoutGenerator) {

@@ -7,7 +7,7 @@ enum OpenMPLoop {
 
     /// Calls `body(i)` for every i in 0..<count, spread over the team, and returns when all are
     /// done. `body` runs on several threads at once: each index must touch its own data.
-    static func forEach(_ count: Int, _ body: (Int) -> Void) {
+    static func forEach(_ count: Int, _ body: @Sendable (Int) -> Void) {
         guard count > 1 else {
             if count == 1 { body(0) }
             return
@@ -17,7 +17,7 @@ enum OpenMPLoop {
             withUnsafeMutablePointer(to: &context) { pointer in
                 copenmp_parallel_for(count, { context, index in
                     guard let context else { return }
-                    context.assumingMemoryBound(to: ((Int) -> Void).self).pointee(index)
+                    context.assumingMemoryBound(to: (@Sendable (Int) -> Void).self).pointee(index)
                 }, pointer)
             }
         }

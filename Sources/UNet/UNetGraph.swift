@@ -9,7 +9,7 @@ final class UNetGraph {
     let loss: BinaryCrossEntropyLoss
 
     init(config: UNetConfig, parameters: [String: ParameterTensor], batch: Int, height: Int, width: Int,
-         training: Bool, precision: Precision, convolutionAlgorithm: ConvolutionAlgorithm = .direct, engine: DNNLEngine,
+         training: Bool, precision: Precision, convolutionAlgorithm: ConvolutionAlgorithm, engine: DNNLEngine,
          dropoutGenerator: DropoutGenerator) throws {
         let graph = NetworkGraph(engine: engine, training: training, precision: precision, dropoutGenerator: dropoutGenerator)
         self.graph = graph
@@ -23,10 +23,7 @@ final class UNetGraph {
                WinogradConvolutionLayer.applies(to: x, kernelSize: 3, outChannels: kernel.kerasShape[3], graph: graph) {
                 return try WinogradConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
             }
-            // Where this engine's own Winograd does not apply (AVX-512 CPUs choose 16-channel
-            // blocks), oneDNN's Winograd may exist instead.
-            let oneDNNWinograd = convolutionAlgorithm == .winograd && WinogradConvolutionLayer.worthwhile(height: x.height, width: x.width)
-            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true, oneDNNWinograd: oneDNNWinograd).output
+            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
         }
         func convolutions(_ prefix: String, _ x: Activation) throws -> Activation {
             try convolution("\(prefix).conv2", convolution("\(prefix).conv1", x))

@@ -153,7 +153,8 @@ struct WinogradGeometry: Sendable {
                 let lastTile = min(tilesAcross, firstTile &+ tiles.upperBound &- tile)
                 let y0 = tileRow &* 4 &- 1, x0 = firstTile &* 4 &- 1
                 let spanColumns = (lastTile &- firstTile) &* 4 &+ 2
-                let rowsInside = (0..<6).map { y0 &+ $0 >= 0 && y0 &+ $0 < height }
+                // Patch rows firstRow..<endRow lie inside the image; the others are zero padding.
+                let firstRow = max(0, -y0), endRow = min(6, height &- y0)
                 for block in 0..<blocks {
                     let planeOffset: Int = ((image &* blocks &+ block) &* height &* width) &* 8
                     let plane = source + planeOffset
@@ -164,12 +165,12 @@ struct WinogradGeometry: Sendable {
                             let topOffset: Int = (y0 &* width &+ x) &* 8
                             let top = UnsafeRawPointer(plane + topOffset)
                             let rowBytes = width &* 32
-                            if rowsInside[0] { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
-                            if rowsInside[1] { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
-                            if rowsInside[2] { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
-                            if rowsInside[3] { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
-                            if rowsInside[4] { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
-                            if rowsInside[5] { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 0 && 0 < endRow { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
+                            if firstRow <= 1 && 1 < endRow { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 2 && 2 < endRow { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 3 && 3 < endRow { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 4 && 4 < endRow { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 5 && 5 < endRow { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
                         }
                         let r = WinogradTransform.inputRow(d.0, d.1, d.2, d.3, d.4, d.5)
                         columns[c] = r.0

@@ -156,7 +156,7 @@ import Testing
             let expected = direct.gradients(), actual = winograd.gradients()
             func norm(_ values: [Float]) -> Double { values.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
             let overall = expected.values.map { norm($0.values) }.max() ?? 0
-            var largestDifference: Float = 0, worst = 0.0
+            var largestDifference: Float = 0
             for (name, gradient) in expected.sorted(by: { $0.key < $1.key }) {
                 guard let computed = actual[name] else {
                     Issue.record("no gradient for \(name)")
@@ -166,10 +166,8 @@ import Testing
                 // Relative to the tensor's norm, or to a hundredth of the largest for tensors
                 // whose gradient vanishes (a bias just before a batch normalisation).
                 let error = norm(zip(computed.values, gradient.values).map { $0 - $1 }) / max(norm(gradient.values), 1e-2 * overall)
-                worst = max(worst, error)
                 #expect(error < 1e-4, "step \(step): \(name) gradient differs by \(error) of its norm")
             }
-            print("step \(step), \(upsampling): worst relative gradient difference \(worst)")
             #expect(largestDifference > 0, "the Winograd layers did not run")
             // The next step starts from the same weights and moments, so that it compares the
             // convolutions again rather than two diverging trajectories.
@@ -190,21 +188,6 @@ import Testing
         let winograd = try model.forward(input)
         #expect(maximumDifference(winograd, direct) < 1e-5)
         #expect(maximumDifference(winograd, direct) > 0, "the Winograd layers did not run")
-    }
-
-    @Test func askingForOneDNNsWinogradGivesTheConvolutionOnEveryCPU() throws {
-        // oneDNN 2.6 has Winograd on AVX-512 only; elsewhere the layer must fall back to direct.
-        let shape = [2, 16, 16, 16], kernelShape = [3, 3, 16, 16]
-        let x = randomValues(shape.reduce(1, *), seed: 51)
-        let kernel = randomValues(kernelShape.reduce(1, *), seed: 52).map { $0 * 0.3 }
-        let bias = randomValues(16, seed: 53).map { $0 * 0.1 }
-        let harness = try LayerHarness(training: false)
-        let layer = try ConvolutionLayer(graph: harness.graph, input: harness.input(x, shape, tag: dnnl_nChw8c),
-                                         kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
-                                         bias: harness.parameter("test.conv.bias", [16], bias), relu: true, oneDNNWinograd: true)
-        try harness.graph.runForward()
-        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
-        #expect(relativeError(try harness.read(layer.output.value), expected) < Self.tolerance)
     }
 
     @Test func graphsOfEveryBatchSizeShareTheTransformedKernelsAndSeeNewParameters() throws {
