@@ -74,13 +74,7 @@ final class ConvolutionLayer: GraphLayer {
             let attributes = try PrimitiveAttributes(precision: graph.precision)
             let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
                                                    what: "convolution backward weights \(kernel.name)")
-            let kernelGradient = try graph.weightGradient(kernel, as: backward.memory(dnnl_query_diff_weights_md))
-            let biasGradient = try graph.weightGradient(bias, as: backward.memory(dnnl_query_diff_weights_md, 1))
-            steps.append(.primitive(try PrimitiveCall(backward, [
-                (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, outputGradient),
-                (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, biasGradient.memory),
-            ])))
-            steps += kernelGradient.then + biasGradient.then
+            steps += try graph.weightGradientSteps(backward, kernel: kernel, bias: bias, input: input, outputGradient: outputGradient)
         }
         if input.needsGradient {
             var diffSrc = input.descriptor.raw

@@ -99,13 +99,7 @@ final class WinogradConvolutionLayer: GraphLayer {
         let outputGradient = try graph.gradient(of: output)
         var steps: [GraphStep] = []
         if relu { steps.append(try graph.reluBackward(output: output, gradient: outputGradient, name: kernel.name)) }
-        let kernelGradient = try graph.weightGradient(kernel, as: backwardWeights.memory(dnnl_query_diff_weights_md))
-        let biasGradient = try graph.weightGradient(bias, as: backwardWeights.memory(dnnl_query_diff_weights_md, 1))
-        steps.append(.primitive(try PrimitiveCall(backwardWeights, [
-            (ExecutionArgument.source, input.value), (ExecutionArgument.diffDestination, outputGradient),
-            (ExecutionArgument.diffWeights, kernelGradient.memory), (ExecutionArgument.diffBias, biasGradient.memory),
-        ])))
-        steps += kernelGradient.then + biasGradient.then
+        steps += try graph.weightGradientSteps(backwardWeights, kernel: kernel, bias: bias, input: input, outputGradient: outputGradient)
         if input.needsGradient {
             // The input gradient of a 3×3 same convolution is the 3×3 same convolution of the
             // output gradient with the kernel rotated 180° and its channels swapped: the staging
