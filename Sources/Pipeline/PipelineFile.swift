@@ -24,7 +24,7 @@ public struct PipelineFile: Sendable {
     static let trainKeys: Set<String> = [
         "images", "masks", "out", "mask-suffix", "legend", "epochs", "steps-per-epoch", "batch-size",
         "learning-rate", "class-weights", "tile-size", "depth", "filters", "growth-factor", "upsampling",
-        "dropout", "precision", "seed", "normalization", "validation-fraction", "validation-scenes",
+        "dropout", "precision", "convolution", "seed", "normalization", "validation-fraction", "validation-scenes",
         "oversample-rare", "loader-threads", "resume",
     ]
 
@@ -151,6 +151,7 @@ public struct PipelineFile: Sendable {
         options.upsampling = try fields.choice("upsampling", Upsampling.self, Upsampling.allCases) ?? options.upsampling
         options.dropout = try fields.double("dropout") ?? options.dropout
         options.precision = try fields.choice("precision", Precision.self, Precision.allCases) ?? options.precision
+        options.convolution = try fields.choice("convolution", ConvolutionAlgorithm.self, ConvolutionAlgorithm.allCases) ?? options.convolution
         options.seed = try fields.uint64("seed") ?? options.seed
         options.normalization = try fields.choice("normalization", Normalization.Mode.self, Normalization.Mode.allCases) ?? options.normalization
         options.validationFraction = try fields.double("validation-fraction") ?? options.validationFraction

@@ -87,8 +87,10 @@ public struct Trainer {
                                         classWeights: config.classWeights)
         }
 
-        let model = try resumed?.makeModel(precision: options.precision, batchSize: progress.batchSize)
-            ?? UNetModel(config: config, seed: options.seed, precision: options.precision, batchSize: options.batchSize)
+        let model = try resumed?.makeModel(precision: options.precision, convolutionAlgorithm: options.convolution,
+                                           batchSize: progress.batchSize)
+            ?? UNetModel(config: config, seed: options.seed, precision: options.precision, convolutionAlgorithm: options.convolution,
+                         batchSize: options.batchSize)
         model.learningRate = Float(options.learningRate)
 
         let trainSampler = TileSampler(sources: trainingSources, tileSize: config.tileSize, classes: classes,

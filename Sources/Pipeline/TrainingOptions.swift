@@ -24,6 +24,8 @@ public struct TrainingOptions: Sendable {
     public var upsampling: Upsampling = .transpose
     public var dropout = 0.25
     public var precision: Precision = .f32
+    /// Winograd (faster) or direct 3×3 convolutions; they differ by rounding only.
+    public var convolution: ConvolutionAlgorithm = .winograd
     public var seed: UInt64 = 1
 
     public var normalization: Normalization.Mode = .zscore

@@ -17,8 +17,9 @@ extension ModelFile {
 
     /// A network with this file's configuration and parameters, and its training state when the
     /// file has one, so training resumes exactly where it stopped.
-    public func makeModel(precision: Precision = .f32, batchSize: Int? = nil) throws -> UNetModel {
-        let model = try UNetModel(config: config, precision: precision, batchSize: batchSize)
+    public func makeModel(precision: Precision = .f32, convolutionAlgorithm: ConvolutionAlgorithm = .winograd,
+                          batchSize: Int? = nil) throws -> UNetModel {
+        let model = try UNetModel(config: config, precision: precision, convolutionAlgorithm: convolutionAlgorithm, batchSize: batchSize)
         try model.setParameters(parameters)
         if let training {
             try model.setOptimizerState(step: training.adamStep, m: training.adamM, v: training.adamV)

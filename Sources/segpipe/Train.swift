@@ -36,6 +36,7 @@ struct Train: ParsableCommand {
     @Option(help: "transpose or nearest.") var upsampling = "transpose"
     @Option var dropout = 0.25
     @Option(help: "f32 or bf16.") var precision = "f32"
+    @Option(help: "winograd or direct: how 3×3 convolutions are computed (same result up to rounding).") var convolution = "winograd"
     @Option var seed: UInt64 = 1
     @Option(help: "zscore, percentile, minmax-global or none.") var normalization = "zscore"
     @Option(help: "Share of each scene's bottom rows held out for validation.") var validationFraction = 0.2
@@ -76,6 +77,10 @@ struct Train: ParsableCommand {
         options.dropout = dropout
         guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
         options.precision = precisionMode
+        guard let algorithm = Pipeline.ConvolutionAlgorithm(rawValue: convolution) else {
+            throw ValidationError("--convolution must be winograd or direct")
+        }
+        options.convolution = algorithm
         options.seed = seed
         guard let mode = Normalization.Mode(rawValue: normalization) else {
             throw ValidationError("--normalization must be one of \(Normalization.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
