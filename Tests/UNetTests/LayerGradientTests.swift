@@ -90,12 +90,19 @@ import Testing
         let harness = try LayerHarness()
         let input = try harness.input(x, shape, tag: dnnl_nChw8c)
         let layer = try NearestUpsamplingLayer(graph: harness.graph, input: input)
+        try Self.runAndCompare(harness, input: input, output: layer.output, y: y, outputGradient: r, dx: dx)
+    }
+
+    /// Runs a one-input layer forward and backward and compares its output with the reference `y`
+    /// and, for the output gradient `outputGradient`, its input gradient with the reference `dx`.
+    static func runAndCompare(_ harness: LayerHarness, input: Activation, output: Activation, y: [Double],
+                              outputGradient: [Double], dx: [Double]) throws {
         try harness.graph.buildBackward()
         try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
+        #expect(relativeError(try harness.read(output.value), y) < oneDNNTolerance)
+        try harness.setGradient(outputGradient, of: output)
         try harness.graph.runBackward()
-        #expect(relativeError(try harness.gradient(of: input), dx) < Self.oneDNNTolerance)
+        #expect(relativeError(try harness.gradient(of: input), dx) < oneDNNTolerance)
     }
 
     @Test func maxPooling() throws {
@@ -109,12 +116,7 @@ import Testing
         let harness = try LayerHarness()
         let input = try harness.input(x, shape, tag: dnnl_nChw8c)
         let layer = try MaxPoolingLayer(graph: harness.graph, input: input)
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
-        try harness.graph.runBackward()
-        #expect(relativeError(try harness.gradient(of: input), dx) < Self.oneDNNTolerance)
+        try Self.runAndCompare(harness, input: input, output: layer.output, y: y, outputGradient: r, dx: dx)
     }
 
     @Test func batchNormalizationTraining() throws {
