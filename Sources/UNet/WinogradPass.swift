@@ -65,7 +65,7 @@ final class WinogradPass {
 
     /// Tiles per chunk: enough rows for the matrix products to run near peak, few enough that a
     /// chunk's transformed input and products (36 × tiles × channels each) stay in cache.
-    private static func chunkTiles(inChannels: Int, outChannels: Int) -> Int {
+    static func chunkTiles(inChannels: Int, outChannels: Int) -> Int {
         let bytesPerTile = WinogradTransform.positions * (inChannels + outChannels) * 4
         return max(128, min(1024, (4 << 20) / bytesPerTile))
     }
@@ -109,7 +109,7 @@ final class WinogradPass {
             let parts = min(threads, count)
             let range = first..<(first + count)
             OpenMPLoop.forEach(parts) { part in
-                shape.transformInput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+                shape.transformInput(from: buffers.source, into: buffers.transformedInput, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
             }
             try multiply.execute(on: engine)
             try engine.wait()

@@ -79,4 +79,28 @@ enum WinogradTransform {
                 sum12 + four * sum34,
                 difference12 + eight * difference34 + m5)
     }
+
+    /// A applied to four values (one column or row of a 4×4 output-gradient block): the six
+    /// values whose products with Bᵀ d B, summed over tiles, give the kernel gradient in the
+    /// transformed domain. (Y = Aᵀ[U ⊙ V]A is linear in U, so ∂L/∂U = (A ∂L/∂Y Aᵀ) ⊙ V.)
+    @inline(__always)
+    static func outputGradientRow(_ y0: SIMD8<Float>, _ y1: SIMD8<Float>, _ y2: SIMD8<Float>, _ y3: SIMD8<Float>)
+        -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let two: SIMD8<Float> = SIMD8(repeating: 2), four: SIMD8<Float> = SIMD8(repeating: 4), eight: SIMD8<Float> = SIMD8(repeating: 8)
+        let even = y0 + y2, odd = y1 + y3
+        let evenWeighted = y0 + four * y2, oddWeighted = two * y1 + eight * y3
+        return (y0, even + odd, even - odd, evenWeighted + oddWeighted, evenWeighted - oddWeighted, y3)
+    }
+
+    /// Gᵀ applied to six values: three, the adjoint of the kernel transform's G (so that the
+    /// kernel gradient is Gᵀ (∂L/∂U) G).
+    @inline(__always)
+    static func kernelGradientRow<V: SIMD>(_ u0: V, _ u1: V, _ u2: V, _ u3: V, _ u4: V, _ u5: V) -> (V, V, V)
+        where V.Scalar: BinaryFloatingPoint {
+        let quarter: V.Scalar = 1 / 4, sixth: V.Scalar = 1 / 6, twelfth: V.Scalar = 1 / 12, twentyFourth: V.Scalar = 1 / 24
+        let sum12 = u1 + u2, sum34 = u3 + u4
+        return (u0 * quarter - sum12 * sixth + sum34 * twentyFourth,
+                (u2 - u1) * sixth + (u3 - u4) * twelfth,
+                (sum34 - sum12) * sixth + u5)
+    }
 }

@@ -131,6 +131,38 @@ import Testing
         #expect(biasError < Self.tolerance, "bias gradient: relative error \(biasError)")
     }
 
+    /// The kernel and bias gradients over several chunks of tiles, the last one shorter (its
+    /// matmul must not add the rows a previous chunk left behind), against the Float64 reference.
+    @Test(arguments: [16, 7])   // 40 tiles: 16 + 16 + 8, and 5 × 7 + 5
+    func kernelGradientOverSeveralChunksMatchesTheReference(chunkTiles: Int) throws {
+        let shape = [2, 13, 18, 16], outChannels = 24
+        let kernelShape = [3, 3, shape[3], outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 61)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 62)
+        let dy = randomValues(shape[0] * shape[1] * shape[2] * outChannels, seed: 63)
+        let y = [Double](repeating: 1, count: dy.count)
+        let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: dy, relu: false)
+
+        let harness = try LayerHarness(training: true)
+        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let outputGradient = try harness.input(dy, [shape[0], shape[1], shape[2], outChannels], tag: dnnl_nChw8c)
+        let gradient = try WinogradKernelGradient(engine: harness.engine, batch: shape[0], height: shape[1], width: shape[2],
+                                                  inChannels: shape[3], outChannels: outChannels,
+                                                  workspace: harness.graph.winogradWorkspace, maximumChunkTiles: chunkTiles)
+        #expect(gradient.geometry.chunkTiles == chunkTiles)
+        let kernelGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels, shape[3], 3, 3], tag: dnnl_hwio), engine: harness.engine)
+        let biasGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels], tag: dnnl_x), engine: harness.engine)
+        // Twice: the second run must not build on the first one's sums.
+        for _ in 0..<2 {
+            try gradient.run(input: input.value, outputGradient: outputGradient.value, kernelGradient: kernelGradient, biasGradient: biasGradient)
+        }
+        // hwio memory is Keras's (3, 3, in, out) order, the reference's.
+        let kernelError = relativeError(kernelGradient.floats.map(Double.init), expected.dKernel)
+        let biasError = relativeError(biasGradient.floats.map(Double.init), expected.dBias)
+        #expect(kernelError < Self.tolerance, "kernel gradient: relative error \(kernelError)")
+        #expect(biasError < Self.tolerance, "bias gradient: relative error \(biasError)")
+    }
+
     /// Two training steps (the second with kernels Adam has changed, so transformed again) of a
     /// network whose 3×3 convolutions are mostly Winograd ones, against the same network on
     /// oneDNN's direct convolutions. Without dropout: its masks follow the activations' memory

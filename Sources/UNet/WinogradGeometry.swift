@@ -1,0 +1,201 @@
+/// The shape of one Winograd convolution: what the transforms need, as a value that threads share.
+struct WinogradGeometry: Sendable {
+    let height: Int, width: Int
+    let inChannels: Int, outChannels: Int
+    let tilesDown: Int, tilesAcross: Int
+    let chunkTiles: Int
+    let relu: Bool
+
+    /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
+    /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
+    /// two columns), then B across each tile.
+    func transformInput(from input: UnsafeMutableRawPointer, into transformedInput: UnsafeMutableRawPointer, tiles: Range<Int>, chunkStart: Int) {
+        let source = UnsafePointer(input.assumingMemoryBound(to: Float.self))
+        let transformed = transformedInput.assumingMemoryBound(to: Float.self)
+        let blocks = inChannels / 8
+        let positionStride = chunkTiles &* inChannels
+        let columnsPerRow = tilesAcross &* 4 &+ 2
+        let zero = SIMD8<Float>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 6 * columnsPerRow) { scratch in
+            guard let columns = scratch.baseAddress else { return }
+            var tile = tiles.lowerBound
+            while tile < tiles.upperBound {
+                let image = tile / (tilesDown &* tilesAcross)
+                let within = tile % (tilesDown &* tilesAcross)
+                let tileRow = within / tilesAcross, firstTile = within % tilesAcross
+                let lastTile = min(tilesAcross, firstTile &+ tiles.upperBound &- tile)
+                let y0 = tileRow &* 4 &- 1, x0 = firstTile &* 4 &- 1
+                let spanColumns = (lastTile &- firstTile) &* 4 &+ 2
+                // Patch rows firstRow..<endRow lie inside the image; the others are zero padding.
+                let firstRow = max(0, -y0), endRow = min(6, height &- y0)
+                for block in 0..<blocks {
+                    let planeOffset: Int = ((image &* blocks &+ block) &* height &* width) &* 8
+                    let plane = source + planeOffset
+                    for c in 0..<spanColumns {
+                        let x = x0 &+ c
+                        var d = (zero, zero, zero, zero, zero, zero)
+                        if x >= 0 && x < width {
+                            let topOffset: Int = (y0 &* width &+ x) &* 8
+                            let top = UnsafeRawPointer(plane + topOffset)
+                            let rowBytes = width &* 32
+                            if firstRow <= 0 && 0 < endRow { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
+                            if firstRow <= 1 && 1 < endRow { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 2 && 2 < endRow { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 3 && 3 < endRow { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 4 && 4 < endRow { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
+                            if firstRow <= 5 && 5 < endRow { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
+                        }
+                        let r = WinogradTransform.inputRow(d.0, d.1, d.2, d.3, d.4, d.5)
+                        columns[c] = r.0
+                        columns[spanColumns &+ c] = r.1
+                        columns[2 &* spanColumns &+ c] = r.2
+                        columns[3 &* spanColumns &+ c] = r.3
+                        columns[4 &* spanColumns &+ c] = r.4
+                        columns[5 &* spanColumns &+ c] = r.5
+                    }
+                    for across in 0..<(lastTile &- firstTile) {
+                        let local = tile &+ across &- chunkStart
+                        let offset: Int = local &* inChannels &+ block &* 8
+                        let column = UnsafeMutableRawPointer(transformed + offset)
+                        for k in 0..<6 {
+                            let columnOffset: Int = k &* spanColumns &+ across &* 4
+                            let t = columns + columnOffset
+                            let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
+                            let positionBytes: Int = k &* 6 &* positionStride &* 4
+                            let base = column + positionBytes
+                            base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.1, toByteOffset: positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.2, toByteOffset: 2 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.3, toByteOffset: 3 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.4, toByteOffset: 4 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            base.storeBytes(of: r.5, toByteOffset: 5 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        }
+                    }
+                }
+                tile = tile &+ (lastTile &- firstTile)
+            }
+        }
+    }
+
+    func transformOutput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
+        let products = UnsafePointer(buffers.products.assumingMemoryBound(to: Float.self))
+        let bias = buffers.bias.map { UnsafePointer($0.assumingMemoryBound(to: Float.self)) }
+        let destination = buffers.destination.assumingMemoryBound(to: Float.self)
+        let blocks = outChannels / 8
+        let positionStride = chunkTiles * outChannels
+        let zero = SIMD8<Float>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
+            guard let t = scratch.baseAddress else { return }
+            for tile in tiles {
+                let local = tile - chunkStart
+                let n = tile / (tilesDown * tilesAcross)
+                let within = tile % (tilesDown * tilesAcross)
+                let y0 = (within / tilesAcross) * 4, x0 = (within % tilesAcross) * 4
+                let rows = min(4, height - y0), columns = min(4, width - x0)
+                for block in 0..<blocks {
+                    let column = UnsafeRawPointer(products + local * outChannels + block * 8)
+                    func m(_ position: Int) -> SIMD8<Float> {
+                        column.loadUnaligned(fromByteOffset: position * positionStride * 4, as: SIMD8<Float>.self)
+                    }
+                    for j in 0..<6 {
+                        let r = WinogradTransform.outputRow(m(j), m(6 + j), m(12 + j), m(18 + j), m(24 + j), m(30 + j))
+                        t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3
+                    }
+                    let shift = bias.map { UnsafeRawPointer($0 + block * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? zero
+                    let plane = destination + ((n * blocks + block) * height * width) * 8
+                    for a in 0..<rows {
+                        let r = WinogradTransform.outputRow(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
+                        var values = (r.0 + shift, r.1 + shift, r.2 + shift, r.3 + shift)
+                        if relu {
+                            values = (values.0.replacing(with: zero, where: values.0 .< zero),
+                                      values.1.replacing(with: zero, where: values.1 .< zero),
+                                      values.2.replacing(with: zero, where: values.2 .< zero),
+                                      values.3.replacing(with: zero, where: values.3 .< zero))
+                        }
+                        let row = UnsafeMutableRawPointer(plane + ((y0 + a) * width + x0) * 8)
+                        row.storeBytes(of: values.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                        if columns > 1 { row.storeBytes(of: values.1, toByteOffset: 32, as: SIMD8<Float>.self) }
+                        if columns > 2 { row.storeBytes(of: values.2, toByteOffset: 64, as: SIMD8<Float>.self) }
+                        if columns > 3 { row.storeBytes(of: values.3, toByteOffset: 96, as: SIMD8<Float>.self) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension WinogradGeometry {
+    /// A (∂L/∂Y) Aᵀ for every tile in `tiles`, from the nChw8c output gradient into the chunk's
+    /// transformed gradient ([36, chunk, out]); outputs beyond the image count as zero. Each
+    /// tile's position (1, 1) is the sum of its 16 gradients (A's second row is all ones), and
+    /// is added to `biasSums` (one `SIMD8<Float>` per block of output channels): the bias
+    /// gradient comes out of the transform with no second pass over the gradient.
+    func transformOutputGradient(from outputGradient: UnsafeMutableRawPointer, into transformedGradient: UnsafeMutableRawPointer,
+                                 biasSums: UnsafeMutablePointer<SIMD8<Float>>, tiles: Range<Int>, chunkStart: Int) {
+        let gradient = UnsafeRawPointer(outputGradient)
+        let blocks = outChannels / 8
+        let positionStride = chunkTiles &* outChannels
+        let zero = SIMD8<Float>(repeating: 0)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
+            guard let t = scratch.baseAddress else { return }
+            for tile in tiles {
+                let local = tile &- chunkStart
+                let n = tile / (tilesDown &* tilesAcross)
+                let within = tile % (tilesDown &* tilesAcross)
+                let y0 = (within / tilesAcross) &* 4, x0 = (within % tilesAcross) &* 4
+                let rows = min(4, height &- y0), columns = min(4, width &- x0)
+                for block in 0..<blocks {
+                    let planeOffset: Int = ((n &* blocks &+ block) &* height &* width) &* 32
+                    for b in 0..<4 {
+                        var y = (zero, zero, zero, zero)
+                        if b < columns {
+                            let pixel: Int = y0 &* width &+ x0 &+ b
+                            let top = gradient + (planeOffset &+ pixel &* 32)
+                            let rowBytes = width &* 32
+                            y.0 = top.loadUnaligned(as: SIMD8<Float>.self)
+                            if rows > 1 { y.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
+                            if rows > 2 { y.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
+                            if rows > 3 { y.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
+                        }
+                        let r = WinogradTransform.outputGradientRow(y.0, y.1, y.2, y.3)
+                        t[b] = r.0; t[4 &+ b] = r.1; t[8 &+ b] = r.2; t[12 &+ b] = r.3; t[16 &+ b] = r.4; t[20 &+ b] = r.5
+                    }
+                    let offset: Int = (local &* outChannels &+ block &* 8) &* 4
+                    let column = transformedGradient + offset
+                    for i in 0..<6 {
+                        let r = WinogradTransform.outputGradientRow(t[i &* 4], t[i &* 4 &+ 1], t[i &* 4 &+ 2], t[i &* 4 &+ 3])
+                        if i == 1 { biasSums[block] += r.1 }
+                        let base = column + i &* 6 &* positionStride &* 4
+                        base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
+                        base.storeBytes(of: r.1, toByteOffset: positionStride &* 4, as: SIMD8<Float>.self)
+                        base.storeBytes(of: r.2, toByteOffset: 2 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        base.storeBytes(of: r.3, toByteOffset: 3 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        base.storeBytes(of: r.4, toByteOffset: 4 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        base.storeBytes(of: r.5, toByteOffset: 5 &* positionStride &* 4, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The buffers of one Winograd convolution, for the transform threads.
+/// `@unchecked Sendable`: the layer keeps every buffer alive while `run` waits for the threads,
+/// and the threads write disjoint tiles (of the transformed input, or of the output).
+struct WinogradBuffers: @unchecked Sendable {
+    let source: UnsafeMutableRawPointer
+    let destination: UnsafeMutableRawPointer
+    let transformedInput: UnsafeMutableRawPointer
+    let products: UnsafeMutableRawPointer
+    /// Nil for a convolution without bias (the backward-data one).
+    let bias: UnsafeMutableRawPointer?
+}
+
+extension Range where Bound == Int {
+    /// The `part`-th of `parts` nearly equal consecutive pieces.
+    func split(_ part: Int, of parts: Int) -> Range<Int> {
+        let size = count
+        return (lowerBound + size * part / parts)..<(lowerBound + size * (part + 1) / parts)
+    }
+}
+
