@@ -1,5 +1,5 @@
-/// How the 3×3 convolutions are computed, in inference and training (where the kernel gradients
-/// always come from oneDNN's direct backward-weights convolution).
+/// How the 3×3 convolutions are computed, in inference and in training (there with their input,
+/// kernel and bias gradients).
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     /// oneDNN's direct convolution everywhere.
     case direct

@@ -11,26 +11,18 @@ struct Bench: ParsableCommand {
             """
     )
 
-    @Option(help: "train or predict.") var mode = "predict"
+    @Option(help: "What to time.") var mode: NetworkBenchmark.Mode = .predict
     @Option var batchSize = 8
-    @Option(help: "f32 or bf16.") var precision = "f32"
-    @Option(help: "transpose or nearest.") var upsampling = "transpose"
-    @Option(help: "winograd or direct: how the 3×3 convolutions run (in training, forward and backward to the data).") var convolution = "winograd"
+    @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
+    @Option(help: "How the decoder upsamples.") var upsampling: Pipeline.Upsampling = .transpose
+    @Option(help: "How the 3×3 convolutions run (in training, their gradients too).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
     @Option(help: "Timed steps (the median and best are reported).") var steps = 10
     @Option(help: "Untimed steps first.") var warmUp = 2
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {
-        guard let benchMode = NetworkBenchmark.Mode(rawValue: mode) else { throw ValidationError("--mode must be train or predict") }
-        guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
-        guard let upsamplingMode = Pipeline.Upsampling(rawValue: upsampling) else {
-            throw ValidationError("--upsampling must be transpose or nearest")
-        }
-        guard let algorithm = Pipeline.ConvolutionAlgorithm(rawValue: convolution) else {
-            throw ValidationError("--convolution must be winograd or direct")
-        }
-        let benchmark = NetworkBenchmark(mode: benchMode, batchSize: batchSize, precision: precisionMode, convolution: algorithm,
-                                         upsampling: upsamplingMode, steps: steps, warmUpSteps: warmUp)
+        let benchmark = NetworkBenchmark(mode: mode, batchSize: batchSize, precision: precision, convolution: convolution,
+                                         upsampling: upsampling, steps: steps, warmUpSteps: warmUp)
         let result = try benchmark.run()
         if json {
             let encoder = JSONEncoder()

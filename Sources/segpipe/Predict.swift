@@ -20,10 +20,10 @@ struct Predict: ParsableCommand {
     @Flag(help: "Average all eight flips and rotations.") var tta = false
     @Flag(help: "Also write per-class probabilities as a Float32 GeoTIFF.") var probabilities = false
     @Option(help: "Probability at which a class is painted.") var threshold: Float = 0.5
-    @Option(help: "argmax or ordered (the reference's painting order).") var paint = "argmax"
+    @Option(help: "argmax, or ordered (the reference's painting order).") var paint: ClassPainter.Mode = .argmax
     @Option var batchSize = 8
-    @Option(help: "f32 or bf16.") var precision = "f32"
-    @Option(help: "winograd or direct: how 3×3 convolutions are computed (same result up to rounding).") var convolution = "winograd"
+    @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
+    @Option(help: "How 3×3 convolutions are computed (same result up to rounding).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
     @Flag(help: "Read, run the network and write one after another on one thread, to measure what overlapping them gains.")
     var sequential = false
     @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
@@ -35,15 +35,10 @@ struct Predict: ParsableCommand {
         options.testTimeAugmentation = tta
         options.writeProbabilities = probabilities
         options.threshold = threshold
-        guard let paintMode = ClassPainter.Mode(rawValue: paint) else { throw ValidationError("--paint must be argmax or ordered") }
-        options.paint = paintMode
+        options.paint = paint
         options.batchSize = batchSize
-        guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
-        options.precision = precisionMode
-        guard let algorithm = Pipeline.ConvolutionAlgorithm(rawValue: convolution) else {
-            throw ValidationError("--convolution must be winograd or direct")
-        }
-        options.convolution = algorithm
+        options.precision = precision
+        options.convolution = convolution
         options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)

@@ -39,7 +39,8 @@ enum SegpipeMain {
                 print(Segpipe.fullMessage(for: error))
                 exit(ExitStatus.success)
             }
-            printError(Segpipe.fullMessage(for: error))
+            // One line, like every other failure; --help has the usage.
+            printError("segpipe: \(Segpipe.message(for: error))")
             exit(ExitStatus.usage)
         }
         do {

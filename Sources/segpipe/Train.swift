@@ -33,12 +33,12 @@ struct Train: ParsableCommand {
     @Option var depth = 5
     @Option(help: "Filters at the first level.") var filters = 32
     @Option var growthFactor = 2
-    @Option(help: "transpose or nearest.") var upsampling = "transpose"
+    @Option(help: "How the decoder upsamples.") var upsampling: Pipeline.Upsampling = .transpose
     @Option var dropout = 0.25
-    @Option(help: "f32 or bf16.") var precision = "f32"
-    @Option(help: "winograd or direct: how 3×3 convolutions are computed (same result up to rounding).") var convolution = "winograd"
+    @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
+    @Option(help: "How 3×3 convolutions are computed (same result up to rounding).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
     @Option var seed: UInt64 = 1
-    @Option(help: "zscore, percentile, minmax-global or none.") var normalization = "zscore"
+    @Option(help: "How bands are scaled before the network.") var normalization: Normalization.Mode = .zscore
     @Option(help: "Share of each scene's bottom rows held out for validation.") var validationFraction = 0.2
     @Option(help: ArgumentHelp("Scenes held out whole for validation instead (file stems, comma-separated).", valueName: "names"))
     var validationScenes: String?
@@ -70,22 +70,12 @@ struct Train: ParsableCommand {
         options.depth = depth
         options.filters = filters
         options.growthFactor = growthFactor
-        guard let upsamplingMode = Pipeline.Upsampling(rawValue: upsampling) else {
-            throw ValidationError("--upsampling must be transpose or nearest")
-        }
-        options.upsampling = upsamplingMode
+        options.upsampling = upsampling
         options.dropout = dropout
-        guard let precisionMode = Pipeline.Precision(rawValue: precision) else { throw ValidationError("--precision must be f32 or bf16") }
-        options.precision = precisionMode
-        guard let algorithm = Pipeline.ConvolutionAlgorithm(rawValue: convolution) else {
-            throw ValidationError("--convolution must be winograd or direct")
-        }
-        options.convolution = algorithm
+        options.precision = precision
+        options.convolution = convolution
         options.seed = seed
-        guard let mode = Normalization.Mode(rawValue: normalization) else {
-            throw ValidationError("--normalization must be one of \(Normalization.Mode.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        options.normalization = mode
+        options.normalization = normalization
         options.validationFraction = validationFraction
         options.validationScenes = validationScenes?.split(separator: ",").map { String($0) } ?? []
         options.rareClassProbability = oversampleRare
