@@ -19,18 +19,29 @@ final class WinogradConvolutionLayer: GraphLayer {
     private let kernelGradient: WinogradKernelGradient?
     /// The kernel's (and its gradient's) memory layout.
     private let kernelLayout: MemoryDescriptor
+    /// Channels per block of the input's and the output's layout.
+    private let channelBlocks: (input: Int, output: Int)
     private let engine: DNNLEngine
 
     /// Whether this layer can compute a convolution of `input` with `kernelSize`, and is expected to
-    /// beat oneDNN's direct convolution: 8-channel-blocked f32 activations (or bf16 requested on a
-    /// CPU that would compute it in f32 anyway), and a Winograd-friendly size.
+    /// beat oneDNN's direct convolution: f32 activations blocked by 8 or 16 channels (or bf16
+    /// requested on a CPU that would compute it in f32 anyway), and a Winograd-friendly size.
     static func applies(to input: Activation, kernelSize: Int, outChannels: Int, graph: NetworkGraph) -> Bool {
         guard kernelSize == 3, graph.precision == .f32 || !graph.engine.computesBF16Natively,
-              input.channels >= 16, input.channels % 8 == 0, outChannels % 8 == 0,
-              worthwhile(height: input.height, width: input.width),
-              let blocked = try? MemoryDescriptor(dims: input.dims, tag: dnnl_nChw8c),
-              input.descriptor.sameLayout(as: blocked) else { return false }
+              input.channels >= 16, outChannels % 8 == 0, channelBlock(of: input) != nil,
+              worthwhile(height: input.height, width: input.width) else { return false }
         return true
+    }
+
+    /// 8 or 16 when `activation` is exactly nChw8c or nChw16c (oneDNN's choice on AVX2 and on
+    /// AVX-512 CPUs) with whole blocks of channels, nil otherwise.
+    static func channelBlock(of activation: Activation) -> Int? {
+        for (block, tag) in [(8, dnnl_nChw8c), (16, dnnl_nChw16c)] where activation.channels % block == 0 {
+            if let blocked = try? MemoryDescriptor(dims: activation.dims, tag: tag), activation.descriptor.sameLayout(as: blocked) {
+                return block
+            }
+        }
+        return nil
     }
 
     /// At least two 4×4 tiles per side, and at most 40 % of the computed outputs outside the
@@ -49,7 +60,14 @@ final class WinogradConvolutionLayer: GraphLayer {
         self.bias = bias
         self.relu = relu
         let inChannels = input.channels, outChannels = kernel.kerasShape[3]
-        output = try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height, input.width], tag: dnnl_nChw8c),
+        guard let inputBlock = WinogradConvolutionLayer.channelBlock(of: input) else {
+            throw UNetError("the Winograd convolution \(kernel.name) needs an input blocked by 8 or 16 channels")
+        }
+        // The output keeps the input's blocking, which is what oneDNN's own layers around it use.
+        let outputBlock = inputBlock == 16 && outChannels % 16 == 0 ? 16 : 8
+        channelBlocks = (inputBlock, outputBlock)
+        output = try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height, input.width],
+                                                       tag: outputBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c),
                                       needsGradient: graph.training)
         // (3, 3, in, out): what the kernel transform reads and the kernel gradient writes, so
         // neither needs a reorder.
@@ -59,10 +77,11 @@ final class WinogradConvolutionLayer: GraphLayer {
         kernelLayout = plain
         kernelGradient = graph.training
             ? try WinogradKernelGradient(engine: engine, batch: input.batch, height: input.height, width: input.width,
-                                         inChannels: inChannels, outChannels: outChannels, workspace: graph.winogradWorkspace)
+                                         inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks,
+                                         workspace: graph.winogradWorkspace)
             : nil
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
-                                   inChannels: inChannels, outChannels: outChannels, relu: relu,
+                                   inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks, relu: relu,
                                    kernel: kernel, kernelLayout: plain, rotated: false,
                                    workspace: graph.winogradWorkspace, keepsKernel: !graph.training)
         graph.append(.host { [unowned self] in
@@ -92,7 +111,8 @@ final class WinogradConvolutionLayer: GraphLayer {
             let swapped = try MemoryDescriptor(dims: [outChannels, inChannels, 3, 3],
                                                strides: [inChannels, 1, 3 * outChannels * inChannels, outChannels * inChannels])
             let backwardData = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
-                                                inChannels: outChannels, outChannels: inChannels, relu: false,
+                                                inChannels: outChannels, outChannels: inChannels,
+                                                channelBlocks: (channelBlocks.output, channelBlocks.input), relu: false,
                                                 kernel: kernel, kernelLayout: swapped, rotated: true,
                                                 workspace: graph.winogradWorkspace, keepsKernel: false)
             let sink = try graph.gradientSink(for: input)

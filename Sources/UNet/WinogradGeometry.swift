@@ -5,6 +5,18 @@ struct WinogradGeometry: Sendable {
     let tilesDown: Int, tilesAcross: Int
     let chunkTiles: Int
     let relu: Bool
+    /// Channels per block of the input's and the output's layout: 8 (nChw8c) or 16 (nChw16c).
+    /// The transforms work on 8 channels at a time either way.
+    let inputBlock: Int, outputBlock: Int
+
+    /// Where channels 8·`group` ..< 8·`group` + 8 of `image` start (at pixel 0, in floats) in an
+    /// nChw`block`c tensor of `channels` channels and `pixels` pixels; pixels are `block` floats apart.
+    @inline(__always)
+    static func groupOrigin(image: Int, group: Int, channels: Int, block: Int, pixels: Int) -> Int {
+        let groupsPerBlock = block &>> 3
+        let outer: Int = image &* (channels / block) &+ group / groupsPerBlock
+        return (outer &* pixels) &* block &+ (group % groupsPerBlock) &* 8
+    }
 
     /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
     /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
@@ -29,15 +41,16 @@ struct WinogradGeometry: Sendable {
                 // Patch rows firstRow..<endRow lie inside the image; the others are zero padding.
                 let firstRow = max(0, -y0), endRow = min(6, height &- y0)
                 for block in 0..<blocks {
-                    let planeOffset: Int = ((image &* blocks &+ block) &* height &* width) &* 8
+                    let planeOffset = WinogradGeometry.groupOrigin(image: image, group: block, channels: inChannels, block: inputBlock,
+                                                                   pixels: height &* width)
                     let plane = source + planeOffset
                     for c in 0..<spanColumns {
                         let x = x0 &+ c
                         var d = (zero, zero, zero, zero, zero, zero)
                         if x >= 0 && x < width {
-                            let topOffset: Int = (y0 &* width &+ x) &* 8
+                            let topOffset: Int = (y0 &* width &+ x) &* inputBlock
                             let top = UnsafeRawPointer(plane + topOffset)
-                            let rowBytes = width &* 32
+                            let rowBytes = width &* inputBlock &* 4
                             if firstRow <= 0 && 0 < endRow { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
                             if firstRow <= 1 && 1 < endRow { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
                             if firstRow <= 2 && 2 < endRow { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
@@ -102,7 +115,9 @@ struct WinogradGeometry: Sendable {
                         t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3
                     }
                     let shift = bias.map { UnsafeRawPointer($0 + block * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? zero
-                    let plane = destination + ((n * blocks + block) * height * width) * 8
+                    let plane = destination + WinogradGeometry.groupOrigin(image: n, group: block, channels: outChannels, block: outputBlock,
+                                                                           pixels: height * width)
+                    let pixelBytes = outputBlock * 4
                     for a in 0..<rows {
                         let r = WinogradTransform.outputRow(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
                         var values = (r.0 + shift, r.1 + shift, r.2 + shift, r.3 + shift)
@@ -112,11 +127,11 @@ struct WinogradGeometry: Sendable {
                                       values.2.replacing(with: zero, where: values.2 .< zero),
                                       values.3.replacing(with: zero, where: values.3 .< zero))
                         }
-                        let row = UnsafeMutableRawPointer(plane + ((y0 + a) * width + x0) * 8)
+                        let row = UnsafeMutableRawPointer(plane + ((y0 + a) * width + x0) * outputBlock)
                         row.storeBytes(of: values.0, toByteOffset: 0, as: SIMD8<Float>.self)
-                        if columns > 1 { row.storeBytes(of: values.1, toByteOffset: 32, as: SIMD8<Float>.self) }
-                        if columns > 2 { row.storeBytes(of: values.2, toByteOffset: 64, as: SIMD8<Float>.self) }
-                        if columns > 3 { row.storeBytes(of: values.3, toByteOffset: 96, as: SIMD8<Float>.self) }
+                        if columns > 1 { row.storeBytes(of: values.1, toByteOffset: pixelBytes, as: SIMD8<Float>.self) }
+                        if columns > 2 { row.storeBytes(of: values.2, toByteOffset: 2 * pixelBytes, as: SIMD8<Float>.self) }
+                        if columns > 3 { row.storeBytes(of: values.3, toByteOffset: 3 * pixelBytes, as: SIMD8<Float>.self) }
                     }
                 }
             }
@@ -125,7 +140,7 @@ struct WinogradGeometry: Sendable {
 }
 
 extension WinogradGeometry {
-    /// A (∂L/∂Y) Aᵀ for every tile in `tiles`, from the nChw8c output gradient into the chunk's
+    /// A (∂L/∂Y) Aᵀ for every tile in `tiles`, from the blocked output gradient into the chunk's
     /// transformed gradient ([36, chunk, out]); outputs beyond the image count as zero. Each
     /// tile's position (1, 1) is the sum of its 16 gradients (A's second row is all ones), and
     /// is added to `biasSums` (one `SIMD8<Float>` per block of output channels): the bias
@@ -145,13 +160,14 @@ extension WinogradGeometry {
                 let y0 = (within / tilesAcross) &* 4, x0 = (within % tilesAcross) &* 4
                 let rows = min(4, height &- y0), columns = min(4, width &- x0)
                 for block in 0..<blocks {
-                    let planeOffset: Int = ((n &* blocks &+ block) &* height &* width) &* 32
+                    let planeOffset: Int = WinogradGeometry.groupOrigin(image: n, group: block, channels: outChannels, block: outputBlock,
+                                                                        pixels: height &* width) &* 4
                     for b in 0..<4 {
                         var y = (zero, zero, zero, zero)
                         if b < columns {
                             let pixel: Int = y0 &* width &+ x0 &+ b
-                            let top = gradient + (planeOffset &+ pixel &* 32)
-                            let rowBytes = width &* 32
+                            let top = gradient + (planeOffset &+ pixel &* outputBlock &* 4)
+                            let rowBytes = width &* outputBlock &* 4
                             y.0 = top.loadUnaligned(as: SIMD8<Float>.self)
                             if rows > 1 { y.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
                             if rows > 2 { y.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }

@@ -22,8 +22,9 @@ final class WinogradKernelGradient {
 
     /// `maximumChunkTiles` caps the tiles per chunk below the cache-sized default (tests use it to
     /// run several chunks on small tensors).
+    /// `channelBlocks`: channels per block of the input's and the output gradient's layout (8 or 16).
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int,
-         workspace: WinogradWorkspace, maximumChunkTiles: Int = .max) throws {
+         channelBlocks: (input: Int, output: Int), workspace: WinogradWorkspace, maximumChunkTiles: Int = .max) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         self.engine = engine
         let tilesDown = (height + side - 1) / side
@@ -31,7 +32,8 @@ final class WinogradKernelGradient {
         tileCount = batch * tilesDown * tilesAcross
         let chunkTiles = min(tileCount, maximumChunkTiles, WinogradPass.chunkTiles(inChannels: inChannels, outChannels: outChannels))
         geometry = WinogradGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
-                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: false)
+                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: false,
+                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output)
         descriptors = [
             try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc),
             try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc),
@@ -44,7 +46,7 @@ final class WinogradKernelGradient {
 
     /// Writes the kernel gradient (in the (3, 3, in, out) layout, out fastest) and the bias
     /// gradient of the convolution whose input was `input` and whose output gradient (after the
-    /// ReLU's) is `outputGradient`, both nChw8c.
+    /// ReLU's) is `outputGradient`, in the channel blocks given at initialisation.
     func run(input: DNNLMemory, outputGradient: DNNLMemory, kernelGradient: DNNLMemory, biasGradient: DNNLMemory) throws {
         let shape = geometry
         let matmul: WinogradGradientMatmul

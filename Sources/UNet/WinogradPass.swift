@@ -1,6 +1,6 @@
 import CDNNL
 
-/// One 3×3 "same" convolution by Winograd's F(4×4, 3×3) over nChw8c tensors: the input transform
+/// One 3×3 "same" convolution by Winograd's F(4×4, 3×3) over nChw8c or nChw16c tensors: the input transform
 /// of a chunk of tiles, one oneDNN batched matmul [36, tiles, in]×[36, in, out], and the output
 /// transform (with an optional bias and ReLU), chunk after chunk. The forward convolution and its
 /// backward-data convolution (the output gradient convolved with the kernel rotated 180° and its
@@ -30,7 +30,9 @@ final class WinogradPass {
 
     /// A pass over `batch` images of `height`×`width`. `kernelLayout` describes `kernel`'s
     /// forward dims (out, in, 3, 3) so that its memory order is (3, 3, in, out) of this pass.
-    init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int, relu: Bool,
+    /// `channelBlocks`: channels per block of the source's and the destination's layout (8 or 16).
+    init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int,
+         channelBlocks: (input: Int, output: Int), relu: Bool,
          kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool, workspace: WinogradWorkspace,
          keepsKernel: Bool) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
@@ -43,7 +45,8 @@ final class WinogradPass {
         tileCount = batch * tilesDown * tilesAcross
         let chunkTiles = min(tileCount, WinogradPass.chunkTiles(inChannels: inChannels, outChannels: outChannels))
         geometry = WinogradGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
-                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu)
+                                    tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu,
+                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output)
         if master.descriptor.sameLayout(as: kernelLayout) {
             kernelStaging = master
             kernelCopy = nil
@@ -70,7 +73,7 @@ final class WinogradPass {
         return max(128, min(1024, (4 << 20) / bytesPerTile))
     }
 
-    /// Convolves `source` into `destination` (both nChw8c, this pass's shape), adding `bias` when given.
+    /// Convolves `source` into `destination` (in this pass's shape and channel blocks), adding `bias` when given.
     func run(source: DNNLMemory, destination: DNNLMemory, bias: DNNLMemory?) throws {
         let matmul: WinogradMatmul
         if let existing = self.matmul {

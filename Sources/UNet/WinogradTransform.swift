@@ -4,7 +4,8 @@
 /// channel replace 144. The element-wise products summed over input channels become 36
 /// independent matrix products, which oneDNN's GEMM runs near the cores' peak.
 ///
-/// Activations are in oneDNN's nChw8c layout, so each 8-channel block is one `SIMD8<Float>`.
+/// Activations are in oneDNN's nChw8c or nChw16c layout, so each 8 channels of a pixel are one
+/// `SIMD8<Float>`.
 enum WinogradTransform {
     /// Output pixels per tile side.
     static let outputSide = 4

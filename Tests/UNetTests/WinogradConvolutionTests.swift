@@ -35,11 +35,13 @@ import Testing
     }
 
     @Test(arguments: [
-        ([2, 16, 16, 16], 8, true),     // whole tiles
-        ([1, 10, 14, 24], 16, false),   // partial tiles on both sides, no ReLU
-        ([3, 9, 8, 16], 24, true),      // an odd height
+        ([2, 16, 16, 16], 8, true, dnnl_nChw8c),     // whole tiles
+        ([1, 10, 14, 24], 16, false, dnnl_nChw8c),   // partial tiles on both sides, no ReLU
+        ([3, 9, 8, 16], 24, true, dnnl_nChw8c),      // an odd height
+        ([2, 11, 13, 32], 16, true, dnnl_nChw16c),   // AVX-512's blocking, kept for the output
+        ([1, 9, 10, 16], 24, false, dnnl_nChw16c),   // 16-blocked input, 8-blocked output
     ])
-    func matchesTheReferenceConvolution(shape: [Int], outChannels: Int, relu: Bool) throws {
+    func matchesTheReferenceConvolution(shape: [Int], outChannels: Int, relu: Bool, tag: dnnl_format_tag_t) throws {
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 21)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 22).map { $0 * 0.3 }
@@ -47,11 +49,13 @@ import Testing
         let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
 
         let harness = try LayerHarness(training: false)
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let input = try harness.input(x, shape, tag: tag)
         #expect(WinogradConvolutionLayer.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
                                                  kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
                                                  bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu)
+        let outputBlock = tag == dnnl_nChw16c && outChannels % 16 == 0 ? 16 : 8
+        #expect(layer.output.descriptor.innerBlock == outputBlock)
         try harness.graph.runForward()
         let error = relativeError(try harness.read(layer.output.value), expected)
         #expect(error < Self.tolerance, "relative error \(error)")
@@ -74,7 +78,7 @@ import Testing
         #expect(error < Self.tolerance, "relative error \(error)")
     }
 
-    @Test func onlyBlockedF32ActivationsUseIt() throws {
+    @Test func onlyActivationsBlockedBy8Or16ChannelsUseIt() throws {
         let inference = try LayerHarness(training: false), training = try LayerHarness(training: true)
         let values = [Double](repeating: 0, count: 2 * 16 * 16 * 16)
         let blocked = try inference.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c)
@@ -83,6 +87,11 @@ import Testing
         #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 12, graph: inference.graph))
         #expect(!WinogradConvolutionLayer.applies(to: try inference.input(values, [2, 16, 16, 16], tag: dnnl_nhwc),
                                                   kernelSize: 3, outChannels: 16, graph: inference.graph))
+        #expect(WinogradConvolutionLayer.applies(to: try inference.input(values, [2, 16, 16, 16], tag: dnnl_nChw16c),
+                                                 kernelSize: 3, outChannels: 16, graph: inference.graph))
+        // 24 channels in blocks of 16: the last block is padded, which the transforms do not read.
+        let padded = try inference.input([Double](repeating: 0, count: 2 * 16 * 16 * 24), [2, 16, 16, 24], tag: dnnl_nChw16c)
+        #expect(!WinogradConvolutionLayer.applies(to: padded, kernelSize: 3, outChannels: 16, graph: inference.graph))
         #expect(WinogradConvolutionLayer.applies(to: try training.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c),
                                                   kernelSize: 3, outChannels: 16, graph: training.graph))
         // 5×5 would compute 8×8 per image: too much of it outside the image to pay.
@@ -94,11 +103,14 @@ import Testing
     /// partial tiles, with and without ReLU, and with the input gradient added to one that another
     /// consumer wrote before.
     @Test(arguments: [
-        ([2, 10, 9, 40], 8, true, false),     // 40 blocks of 8 channel pairs: a partial group of them
-        ([1, 9, 14, 24], 16, false, false),
-        ([2, 8, 11, 16], 24, true, true),
+        ([2, 10, 9, 40], 8, true, false, dnnl_nChw8c),     // 40 blocks of 8 channel pairs: a partial group of them
+        ([1, 9, 14, 24], 16, false, false, dnnl_nChw8c),
+        ([2, 8, 11, 16], 24, true, true, dnnl_nChw8c),
+        ([2, 9, 10, 32], 16, true, true, dnnl_nChw16c),
+        ([1, 10, 8, 16], 24, false, false, dnnl_nChw16c),  // 16-blocked input, 8-blocked output
     ])
-    func trainingGradientsMatchTheReference(shape: [Int], outChannels: Int, relu: Bool, accumulates: Bool) throws {
+    func trainingGradientsMatchTheReference(shape: [Int], outChannels: Int, relu: Bool, accumulates: Bool,
+                                            tag: dnnl_format_tag_t) throws {
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 51)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 52).map { $0 * 0.3 }
@@ -109,7 +121,7 @@ import Testing
         let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: relu)
 
         let harness = try LayerHarness(training: true)
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let input = try harness.input(x, shape, tag: tag)
         #expect(WinogradConvolutionLayer.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
         let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
@@ -133,9 +145,10 @@ import Testing
 
     /// The kernel and bias gradients over several chunks of tiles, the last one shorter (its
     /// matmul must not add the rows a previous chunk left behind), against the Float64 reference.
-    @Test(arguments: [16, 7])   // 40 tiles: 16 + 16 + 8, and 5 × 7 + 5
-    func kernelGradientOverSeveralChunksMatchesTheReference(chunkTiles: Int) throws {
-        let shape = [2, 13, 18, 16], outChannels = 24
+    @Test(arguments: [(16, 8), (7, 16)])   // 40 tiles: 16 + 16 + 8, and 5 × 7 + 5
+    func kernelGradientOverSeveralChunksMatchesTheReference(chunkTiles: Int, channelBlock: Int) throws {
+        let shape = [2, 13, 18, 16], outChannels = 32
+        let tag = channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 61)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 62)
@@ -144,11 +157,11 @@ import Testing
         let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: dy, relu: false)
 
         let harness = try LayerHarness(training: true)
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
-        let outputGradient = try harness.input(dy, [shape[0], shape[1], shape[2], outChannels], tag: dnnl_nChw8c)
+        let input = try harness.input(x, shape, tag: tag)
+        let outputGradient = try harness.input(dy, [shape[0], shape[1], shape[2], outChannels], tag: tag)
         let gradient = try WinogradKernelGradient(engine: harness.engine, batch: shape[0], height: shape[1], width: shape[2],
                                                   inChannels: shape[3], outChannels: outChannels,
-                                                  workspace: harness.graph.winogradWorkspace, maximumChunkTiles: chunkTiles)
+                                                  channelBlocks: (channelBlock, channelBlock), workspace: harness.graph.winogradWorkspace, maximumChunkTiles: chunkTiles)
         #expect(gradient.geometry.chunkTiles == chunkTiles)
         let kernelGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels, shape[3], 3, 3], tag: dnnl_hwio), engine: harness.engine)
         let biasGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels], tag: dnnl_x), engine: harness.engine)
