@@ -3,8 +3,8 @@ import CDNNL
 /// The kernel and bias gradients of a 3×3 "same" convolution by Winograd's F(4×4, 3×3), the
 /// adjoint of `WinogradPass`'s forward computation Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A: for each chunk of
 /// tiles, the input is transformed as in the forward pass (V = Bᵀ d B) and the output gradient
-/// by A (∂L/∂Y) Aᵀ; one oneDNN batched matmul [36, in, tiles]×[36, tiles, out] adds the chunk's
-/// products into ∂L/∂U; at the end the kernel gradient is Gᵀ (∂L/∂U) G. Per tile that is 36
+/// by A (∂L/∂Y) Aᵀ; one oneDNN batched matmul [36, in, tiles]×[36, tiles, out] writes the first
+/// chunk's products into ∂L/∂U and adds every later chunk's; at the end the kernel gradient is Gᵀ (∂L/∂U) G. Per tile that is 36
 /// products per channel pair where a direct backward-weights convolution does 144.
 ///
 /// The bias gradient, the sum of the output gradient, falls out of the output-gradient transform.
@@ -20,9 +20,9 @@ final class WinogradKernelGradient {
     /// Per-thread sums of the output gradient, one row of `outChannels` per thread.
     private var biasSums: [SIMD8<Float>]
 
-    /// `maximumChunkTiles` caps the tiles per chunk below the cache-sized default (tests use it to
-    /// run several chunks on small tensors).
-    /// `channelBlocks`: channels per block of the input's and the output gradient's layout (8 or 16).
+    /// `channelBlocks`: channels per block of the input's and the output gradient's layout (8 or
+    /// 16). `maximumChunkTiles` caps the tiles per chunk below the cache-sized default (tests use
+    /// it to run several chunks on small tensors).
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int,
          channelBlocks: (input: Int, output: Int), workspace: WinogradWorkspace, maximumChunkTiles: Int = .max) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
@@ -58,7 +58,6 @@ final class WinogradKernelGradient {
             self.matmul = matmul
         }
         let transformedKernel = matmul.kernelGradient.data
-        transformedKernel.initializeMemory(as: UInt8.self, repeating: 0, count: matmul.kernelGradient.byteCount)
         let threads = max(1, OpenMPLoop.threads)
         let blocks = shape.outChannels / 8
         try biasSums.withUnsafeMutableBufferPointer { sums in
@@ -78,7 +77,8 @@ final class WinogradKernelGradient {
                     shape.transformOutputGradient(from: buffers.outputGradient, into: buffers.transformedGradient,
                                                   biasSums: buffers.biasSums + part * blocks, tiles: tiles, chunkStart: range.lowerBound)
                 }
-                try (count == shape.chunkTiles ? matmul.wholeChunk : matmul.lastChunk)?.execute(on: engine)
+                let call = first == 0 ? matmul.firstChunk : count == shape.chunkTiles ? matmul.laterChunk : matmul.lastChunk
+                try call?.execute(on: engine)
                 try engine.wait()
                 first += count
             }
@@ -146,14 +146,17 @@ final class WinogradKernelGradient {
     private static let group = 16
 }
 
-/// The matmuls that add a chunk's products into ∂L/∂U: [36, in, rows] (the transformed input
-/// read transposed) × [36, rows, out], accumulated by a sum post-op. One for whole chunks and
-/// one for the shorter last chunk, whose rows beyond its tiles hold another chunk's values.
+/// The matmuls of a chunk's products, [36, in, rows] (the transformed input read transposed) ×
+/// [36, rows, out]: the first chunk's overwrites ∂L/∂U, later ones add to it by a sum post-op.
+/// The shorter last chunk has its own, since its rows beyond its tiles hold another chunk's values.
 private struct WinogradGradientMatmul {
     let kernelGradient: DNNLMemory
     let transformedInput: DNNLMemory
     let transformedGradient: DNNLMemory
-    let wholeChunk: PrimitiveCall?
+    let firstChunk: PrimitiveCall?
+    /// Whole chunks after the first; nil when there are none.
+    let laterChunk: PrimitiveCall?
+    /// A shorter last chunk after the first; nil when there is none.
     let lastChunk: PrimitiveCall?
 
     /// `memories`: ∂L/∂U, the transformed input and the transformed gradient, in that order.
@@ -161,13 +164,16 @@ private struct WinogradGradientMatmul {
         guard memories.count == 3 else { throw UNetError("a Winograd gradient matmul needs 3 memories, got \(memories.count)") }
         (kernelGradient, transformedInput, transformedGradient) = (memories[0], memories[1], memories[2])
         let chunk = geometry.chunkTiles, last = tileCount % chunk
-        wholeChunk = tileCount >= chunk
-            ? try WinogradGradientMatmul.call(rows: chunk, geometry: geometry, memories: memories, engine: engine) : nil
-        lastChunk = last > 0
-            ? try WinogradGradientMatmul.call(rows: last, geometry: geometry, memories: memories, engine: engine) : nil
+        firstChunk = try WinogradGradientMatmul.call(rows: min(chunk, tileCount), accumulates: false, geometry: geometry,
+                                                     memories: memories, engine: engine)
+        laterChunk = tileCount >= 2 * chunk
+            ? try WinogradGradientMatmul.call(rows: chunk, accumulates: true, geometry: geometry, memories: memories, engine: engine) : nil
+        lastChunk = last > 0 && tileCount > chunk
+            ? try WinogradGradientMatmul.call(rows: last, accumulates: true, geometry: geometry, memories: memories, engine: engine) : nil
     }
 
-    private static func call(rows: Int, geometry: WinogradGeometry, memories: [DNNLMemory], engine: DNNLEngine) throws -> PrimitiveCall {
+    private static func call(rows: Int, accumulates: Bool, geometry: WinogradGeometry, memories: [DNNLMemory],
+                             engine: DNNLEngine) throws -> PrimitiveCall {
         let positions = WinogradTransform.positions, chunk = geometry.chunkTiles
         let (inChannels, outChannels) = (geometry.inChannels, geometry.outChannels)
         let input = try DNNLMemory(view: MemoryDescriptor(dims: [positions, inChannels, rows], strides: [chunk * inChannels, 1, inChannels]),
@@ -177,7 +183,7 @@ private struct WinogradGradientMatmul {
         var src = input.descriptor.raw, wei = gradient.descriptor.raw, dst = memories[0].descriptor.raw
         var operation = dnnl_matmul_desc_t()
         try check(dnnl_matmul_desc_init(&operation, &src, &wei, nil, &dst), "matmul_desc_init Winograd gradient")
-        let descriptor = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(sum: true), engine: engine,
+        let descriptor = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(sum: accumulates), engine: engine,
                                                  what: "Winograd kernel-gradient matmul \(inChannels)×\(rows)×\(outChannels)")
         return try PrimitiveCall(descriptor, [
             (ExecutionArgument.source, input), (ExecutionArgument.weights, gradient), (ExecutionArgument.destination, memories[0]),

@@ -144,8 +144,9 @@ import Testing
     }
 
     /// The kernel and bias gradients over several chunks of tiles, the last one shorter (its
-    /// matmul must not add the rows a previous chunk left behind), against the Float64 reference.
-    @Test(arguments: [(16, 8), (7, 16)])   // 40 tiles: 16 + 16 + 8, and 5 × 7 + 5
+    /// matmul must not add the rows a previous chunk left behind) or not, against the Float64
+    /// reference.
+    @Test(arguments: [(16, 8), (7, 16), (8, 8)])   // 40 tiles: 16 + 16 + 8, 5 × 7 + 5, and 5 × 8
     func kernelGradientOverSeveralChunksMatchesTheReference(chunkTiles: Int, channelBlock: Int) throws {
         let shape = [2, 13, 18, 16], outChannels = 32
         let tag = channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c
