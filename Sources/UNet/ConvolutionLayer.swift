@@ -8,15 +8,20 @@ final class ConvolutionLayer: GraphLayer {
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
     private let relu: Bool
-    private let forward: PrimitiveDescriptor
+    let forward: PrimitiveDescriptor
     private let geometry: ConvolutionGeometry
+    /// The arithmetic of this layer's primitives: the graph's, unless the layer asked for another.
+    let precision: Precision
 
-    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
+    /// `precision` overrides the graph's for this layer alone.
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool,
+         precision: Precision? = nil) throws {
         let outChannels = kernel.kerasShape[3]
         let size = kernel.kerasShape[0]
         geometry = ConvolutionGeometry(kernel: size, stride: 1, padding: (size - 1) / 2)
+        self.precision = precision ?? graph.precision
         forward = try ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
-                                                  kernelSize: size, relu: relu, name: kernel.name)
+                                                  kernelSize: size, relu: relu, precision: self.precision, name: kernel.name)
         self.input = input
         self.kernel = kernel
         self.bias = bias
@@ -33,12 +38,13 @@ final class ConvolutionLayer: GraphLayer {
 
     /// The layout a convolution prefers for its source when free to choose (for the network input).
     static func preferredSource(graph: NetworkGraph, dims: [Int], outChannels: Int, kernelSize: Int) throws -> MemoryDescriptor {
-        try descriptor(graph: graph, source: .any(dims), outChannels: outChannels, kernelSize: kernelSize, relu: true, name: "input")
+        try descriptor(graph: graph, source: .any(dims), outChannels: outChannels, kernelSize: kernelSize, relu: true,
+                       precision: graph.precision, name: "input")
             .memory(dnnl_query_src_md)
     }
 
     private static func descriptor(graph: NetworkGraph, source: MemoryDescriptor, outChannels: Int, kernelSize: Int,
-                                   relu: Bool, name: String) throws -> PrimitiveDescriptor {
+                                   relu: Bool, precision: Precision, name: String) throws -> PrimitiveDescriptor {
         let dims = source.dims
         let geometry = ConvolutionGeometry(kernel: kernelSize, stride: 1, padding: (kernelSize - 1) / 2)
         var src = source.raw
@@ -50,7 +56,7 @@ final class ConvolutionLayer: GraphLayer {
         try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &dst,
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
-        let attributes = try PrimitiveAttributes(relu: relu, precision: graph.precision)
+        let attributes = try PrimitiveAttributes(relu: relu, precision: precision)
         return try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
                                        what: "convolution forward \(name)")
     }
@@ -71,7 +77,7 @@ final class ConvolutionLayer: GraphLayer {
             try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias, &diffDst,
                                                                   geometry.strides, geometry.paddings, geometry.paddings),
                       "convolution_backward_weights_desc_init \(kernel.name)")
-            let attributes = try PrimitiveAttributes(precision: graph.precision)
+            let attributes = try PrimitiveAttributes(precision: precision)
             let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
                                                    what: "convolution backward weights \(kernel.name)")
             steps += try graph.weightGradientSteps(backward, kernel: kernel, bias: bias, input: input, outputGradient: outputGradient)
@@ -84,7 +90,7 @@ final class ConvolutionLayer: GraphLayer {
             try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
                                                                geometry.strides, geometry.paddings, geometry.paddings),
                       "convolution_backward_data_desc_init \(kernel.name)")
-            let attributes = try PrimitiveAttributes(precision: graph.precision)
+            let attributes = try PrimitiveAttributes(precision: precision)
             let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
                                                    what: "convolution backward data \(kernel.name)")
             let weightsMemory = try graph.weights(kernel, as: backward.memory(dnnl_query_weights_md))

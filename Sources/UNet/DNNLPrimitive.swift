@@ -43,6 +43,15 @@ final class PrimitiveDescriptor {
         return MemoryDescriptor(raw: raw.pointee)
     }
 
+    /// Whether the primitive may compute in bfloat16 (its attributes' fpmath mode is bf16).
+    var allowsBF16: Bool {
+        var attributes: const_dnnl_primitive_attr_t?
+        var mode = dnnl_fpmath_mode_strict
+        guard dnnl_primitive_desc_get_attr(handle, &attributes) == dnnl_success, let attributes,
+              dnnl_primitive_attr_get_fpmath_mode(attributes, &mode) == dnnl_success else { return false }
+        return mode == dnnl_fpmath_mode_bf16
+    }
+
     /// The implementation oneDNN picked (e.g. "jit:avx2"), for diagnostics.
     var implementation: String {
         var name: UnsafePointer<CChar>?

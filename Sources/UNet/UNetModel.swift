@@ -204,7 +204,8 @@ public final class UNetModel {
         input.values.withUnsafeBufferPointer { _ = destination.initialize(from: $0) }
     }
 
-    private func graph(batch: Int, height: Int, width: Int, training: Bool) throws -> UNetGraph {
+    /// The graph for a batch shape, built on first use and cached (the least recently used goes).
+    func graph(batch: Int, height: Int, width: Int, training: Bool) throws -> UNetGraph {
         let key = GraphKey(batch: batch, height: height, width: width, training: training)
         graphUse.removeAll { $0 == key }
         graphUse.append(key)

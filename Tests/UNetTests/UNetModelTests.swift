@@ -1,3 +1,4 @@
+import CDNNL
 import Foundation
 import Testing
 @testable import UNet
@@ -29,6 +30,25 @@ import Testing
         for _ in 1..<200 { last = try model.trainStep(input: input, targets: targets) }
         #expect(last * 10 < first, "loss \(first) → \(last)")
         #expect(model.adamStep == 200)
+    }
+
+    /// Under bf16 the head's convolution keeps f32 arithmetic (its logits decide the classes),
+    /// while a convolution that does not ask for f32 gets the graph's bf16 mode.
+    @Test func theHeadStaysF32UnderBF16() throws {
+        let model = try UNetModel(config: Self.config, seed: 5, precision: .bf16)
+        let built = try model.graph(batch: 1, height: 16, width: 16, training: true)
+        #expect(built.head.precision == .f32)
+        #expect(!built.head.forward.allowsBF16)
+
+        let engine = try DNNLEngine()
+        let graph = NetworkGraph(engine: engine, training: false, precision: .bf16, dropoutGenerator: DropoutGenerator(state: 1))
+        let input = try graph.activation(MemoryDescriptor(dims: [1, 8, 16, 16], tag: dnnl_nhwc))
+        let kernel = try ParameterTensor(name: "c.kernel", kerasShape: [3, 3, 8, 8], trainable: false,
+                                         values: [Float](repeating: 0.1, count: 576), engine: engine)
+        let bias = try ParameterTensor(name: "c.bias", kerasShape: [8], trainable: false, values: [Float](repeating: 0, count: 8), engine: engine)
+        let layer = try ConvolutionLayer(graph: graph, input: input, kernel: kernel, bias: bias, relu: true)
+        #expect(layer.precision == .bf16)
+        #expect(layer.forward.allowsBF16)
     }
 
     @Test func sameSeedGivesSameWeightsAndSameTraining() throws {
