@@ -9,6 +9,32 @@ struct WinogradGeometry: Sendable {
     /// The transforms work on 8 channels at a time either way.
     let inputBlock: Int, outputBlock: Int
 
+    /// Visits the tiles in chunks of at most `chunkTiles`, with the number of parts to split each
+    /// chunk into over the thread team (one per thread, fewer for a chunk with fewer tiles).
+    func forEachChunk(tileCount: Int, _ body: (_ tiles: Range<Int>, _ parts: Int) throws -> Void) rethrows {
+        let threads = max(1, OpenMPLoop.threads)
+        var first = 0
+        while first < tileCount {
+            let count = min(chunkTiles, tileCount - first)
+            try body(first..<(first + count), min(threads, count))
+            first += count
+        }
+    }
+
+    /// Stores six values of one tile and 8 channels, one per transformed position, `positionStride`
+    /// floats apart from `base`.
+    @inline(__always)
+    static func storePositions(_ r: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>),
+                               at base: UnsafeMutableRawPointer, positionStride: Int) {
+        let step = positionStride &* 4
+        base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
+        base.storeBytes(of: r.1, toByteOffset: step, as: SIMD8<Float>.self)
+        base.storeBytes(of: r.2, toByteOffset: 2 &* step, as: SIMD8<Float>.self)
+        base.storeBytes(of: r.3, toByteOffset: 3 &* step, as: SIMD8<Float>.self)
+        base.storeBytes(of: r.4, toByteOffset: 4 &* step, as: SIMD8<Float>.self)
+        base.storeBytes(of: r.5, toByteOffset: 5 &* step, as: SIMD8<Float>.self)
+    }
+
     /// Where channels 8·`group` ..< 8·`group` + 8 of `image` start (at pixel 0, in floats) in an
     /// nChw`block`c tensor of `channels` channels and `pixels` pixels; pixels are `block` floats apart.
     @inline(__always)
@@ -76,12 +102,7 @@ struct WinogradGeometry: Sendable {
                             let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
                             let positionBytes: Int = k &* 6 &* positionStride &* 4
                             let base = column + positionBytes
-                            base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
-                            base.storeBytes(of: r.1, toByteOffset: positionStride &* 4, as: SIMD8<Float>.self)
-                            base.storeBytes(of: r.2, toByteOffset: 2 &* positionStride &* 4, as: SIMD8<Float>.self)
-                            base.storeBytes(of: r.3, toByteOffset: 3 &* positionStride &* 4, as: SIMD8<Float>.self)
-                            base.storeBytes(of: r.4, toByteOffset: 4 &* positionStride &* 4, as: SIMD8<Float>.self)
-                            base.storeBytes(of: r.5, toByteOffset: 5 &* positionStride &* 4, as: SIMD8<Float>.self)
+                            WinogradGeometry.storePositions(r, at: base, positionStride: positionStride)
                         }
                     }
                 }
@@ -182,12 +203,7 @@ extension WinogradGeometry {
                         let r = WinogradTransform.outputGradientRow(t[i &* 4], t[i &* 4 &+ 1], t[i &* 4 &+ 2], t[i &* 4 &+ 3])
                         if i == 1 { biasSums[block] += r.1 }
                         let base = column + i &* 6 &* positionStride &* 4
-                        base.storeBytes(of: r.0, toByteOffset: 0, as: SIMD8<Float>.self)
-                        base.storeBytes(of: r.1, toByteOffset: positionStride &* 4, as: SIMD8<Float>.self)
-                        base.storeBytes(of: r.2, toByteOffset: 2 &* positionStride &* 4, as: SIMD8<Float>.self)
-                        base.storeBytes(of: r.3, toByteOffset: 3 &* positionStride &* 4, as: SIMD8<Float>.self)
-                        base.storeBytes(of: r.4, toByteOffset: 4 &* positionStride &* 4, as: SIMD8<Float>.self)
-                        base.storeBytes(of: r.5, toByteOffset: 5 &* positionStride &* 4, as: SIMD8<Float>.self)
+                        WinogradGeometry.storePositions(r, at: base, positionStride: positionStride)
                     }
                 }
             }

@@ -66,21 +66,16 @@ final class WinogradKernelGradient {
             let buffers = WinogradGradientBuffers(input: input.data, outputGradient: outputGradient.data,
                                                   transformedInput: matmul.transformedInput.data,
                                                   transformedGradient: matmul.transformedGradient.data, biasSums: sumsBase)
-            var first = 0
-            while first < tileCount {
-                let count = min(shape.chunkTiles, tileCount - first)
-                let parts = min(threads, count)
-                let range = first..<(first + count)
+            try shape.forEachChunk(tileCount: tileCount) { range, parts in
                 OpenMPLoop.forEach(parts) { part in
                     let tiles = range.split(part, of: parts)
                     shape.transformInput(from: buffers.input, into: buffers.transformedInput, tiles: tiles, chunkStart: range.lowerBound)
                     shape.transformOutputGradient(from: buffers.outputGradient, into: buffers.transformedGradient,
                                                   biasSums: buffers.biasSums + part * blocks, tiles: tiles, chunkStart: range.lowerBound)
                 }
-                let call = first == 0 ? matmul.firstChunk : count == shape.chunkTiles ? matmul.laterChunk : matmul.lastChunk
+                let call = range.lowerBound == 0 ? matmul.firstChunk : range.count == shape.chunkTiles ? matmul.laterChunk : matmul.lastChunk
                 try call?.execute(on: engine)
                 try engine.wait()
-                first += count
             }
             let bias = biasGradient.data.assumingMemoryBound(to: Float.self)
             for block in 0..<blocks {

@@ -103,23 +103,18 @@ final class WinogradPass {
         let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: matmul.transformedInput.data,
                                       products: matmul.products.data, bias: bias?.data)
         let shape = geometry
-        let threads = OpenMPLoop.threads
-        var first = 0
-        while first < tileCount {
-            let count = min(shape.chunkTiles, tileCount - first)
+        try shape.forEachChunk(tileCount: tileCount) { range, parts in
             // The transforms run on oneDNN's own threads, which are otherwise spinning between
             // primitives: on other threads they would have to compete with them for the cores.
-            let parts = min(threads, count)
-            let range = first..<(first + count)
             OpenMPLoop.forEach(parts) { part in
-                shape.transformInput(from: buffers.source, into: buffers.transformedInput, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
+                shape.transformInput(from: buffers.source, into: buffers.transformedInput, tiles: range.split(part, of: parts),
+                                     chunkStart: range.lowerBound)
             }
             try multiply.execute(on: engine)
             try engine.wait()
             OpenMPLoop.forEach(parts) { part in
                 shape.transformOutput(buffers, tiles: range.split(part, of: parts), chunkStart: range.lowerBound)
             }
-            first += count
         }
     }
 
