@@ -36,12 +36,13 @@ struct WinogradGeometry: Sendable {
     }
 
     /// Where channels 8·`group` ..< 8·`group` + 8 of `image` start (at pixel 0, in floats) in an
-    /// nChw`block`c tensor of `channels` channels and `pixels` pixels; pixels are `block` floats apart.
+    /// nChw`block`c tensor (`block` 8 or 16, dividing `channels`) of `pixels` pixels; pixels are
+    /// `block` floats apart. Shifts, not divisions: this runs for every tile and block.
     @inline(__always)
     static func groupOrigin(image: Int, group: Int, channels: Int, block: Int, pixels: Int) -> Int {
-        let groupsPerBlock = block &>> 3
-        let outer: Int = image &* (channels / block) &+ group / groupsPerBlock
-        return (outer &* pixels) &* block &+ (group % groupsPerBlock) &* 8
+        let sixteen = block &>> 4
+        let blockIndex = group &>> sixteen, half = group & sixteen
+        return image &* channels &* pixels &+ blockIndex &* pixels &* block &+ half &* 8
     }
 
     /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
