@@ -48,18 +48,16 @@ struct SceneAssembler {
         let t = settings.config.tileSize, plane = t * t, classes = settings.config.nClasses
         let transforms = settings.transforms
         let scale = 1 / Float(transforms.count)
+        let destinations = transforms.map { $0.destinationIndices(side: t) }
         for (i, position) in batch.positions.enumerated() {
             var mean = [Float](repeating: 0, count: classes * plane)
             batch.output.values.withUnsafeBufferPointer { result in
                 mean.withUnsafeMutableBufferPointer { sum in
-                    for (k, transform) in transforms.enumerated() {
+                    for (k, destination) in destinations.enumerated() {
                         let base = (i * transforms.count + k) * plane * classes
-                        for r in 0..<t {
-                            for c in 0..<t {
-                                let d = transform.destination(row: r, column: c, height: t, width: t)
-                                let from = base + (d.row * t + d.column) * classes
-                                for cls in 0..<classes { sum[cls * plane + r * t + c] += result[from + cls] * scale }
-                            }
+                        for pixel in 0..<plane {
+                            let from = base + destination[pixel] * classes
+                            for cls in 0..<classes { sum[cls * plane + pixel] += result[from + cls] * scale }
                         }
                     }
                 }

@@ -102,18 +102,16 @@ struct SceneTiler {
         var batch = 1
         while batch < tiles.count { batch *= 2 }
         let slots = min(batch, settings.options.batchSize) * transforms.count
+        let destinations = transforms.map { $0.destinationIndices(side: t) }
         var input = [Float](repeating: 0, count: slots * plane * channels)
         input.withUnsafeMutableBufferPointer { packed in
             for (i, tile) in tiles.enumerated() {
                 tile.values.withUnsafeBufferPointer { source in
-                    for (k, transform) in transforms.enumerated() {
+                    for (k, destination) in destinations.enumerated() {
                         let base = (i * transforms.count + k) * plane * channels
-                        for r in 0..<t {
-                            for c in 0..<t {
-                                let d = transform.destination(row: r, column: c, height: t, width: t)
-                                let target = base + (d.row * t + d.column) * channels
-                                for ch in 0..<channels { packed[target + ch] = source[ch * plane + r * t + c] }
-                            }
+                        for pixel in 0..<plane {
+                            let target = base + destination[pixel] * channels
+                            for ch in 0..<channels { packed[target + ch] = source[ch * plane + pixel] }
                         }
                     }
                 }

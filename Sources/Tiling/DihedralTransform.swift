@@ -62,6 +62,13 @@ public enum DihedralTransform: Int, CaseIterable, Sendable {
         return RasterBuffer(bands: buffer.bands, width: outWidth, height: outHeight, values: out)
     }
 
+    /// For a `side` × `side` square: where each pixel lands, both as row-major indices. Packing
+    /// loops look this up instead of working out `destination` for every pixel of every tile.
+    public func destinationIndices(side: Int) -> [Int] {
+        // The inverse moves each pixel's own index to where this transform sends it from.
+        inverse.apply(toPlane: Array(0..<(side * side)), height: side, width: side)
+    }
+
     /// Applies the transform to a per-pixel array of one value per pixel (a class or ignore mask).
     public func apply<T>(toPlane values: [T], height h: Int, width w: Int) -> [T] {
         if self == .identity { return values }

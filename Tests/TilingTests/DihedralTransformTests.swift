@@ -40,3 +40,15 @@ func transformThenInverseIsIdentity(_ transform: DihedralTransform) {
         #expect(moved.map { Float($0) } == transform.apply(to: buffer).values)
     }
 }
+
+@Test(arguments: DihedralTransform.allCases)
+func destinationIndicesAgreeWithDestination(_ transform: DihedralTransform) {
+    let side = 5
+    let indices = transform.destinationIndices(side: side)
+    for r in 0..<side {
+        for c in 0..<side {
+            let d = transform.destination(row: r, column: c, height: side, width: side)
+            #expect(indices[r * side + c] == d.row * side + d.column)
+        }
+    }
+}
