@@ -6,6 +6,9 @@ final class Activation {
     let batch: Int, channels: Int, height: Int, width: Int
     /// False for the graph's input, whose gradient nobody needs.
     let needsGradient: Bool
+    /// The activation whose memory this one is a view of (part of a concatenation's buffer, which
+    /// its producer writes directly); its gradient is then the same view of the parent's gradient.
+    let parent: Activation?
     var gradient: DNNLMemory?
     /// Set while building the backward pass once a consumer has written the gradient, so later
     /// consumers accumulate instead of overwriting.
@@ -19,6 +22,19 @@ final class Activation {
         height = dims[2]
         width = dims[3]
         self.needsGradient = needsGradient
+        parent = nil
+    }
+
+    /// The part of `parent` that `view` describes (a submemory of the parent's layout).
+    init(view: MemoryDescriptor, of parent: Activation, engine: DNNLEngine) throws {
+        value = try DNNLMemory(view: view, of: parent.value, engine: engine)
+        let dims = view.dims
+        batch = dims[0]
+        channels = dims[1]
+        height = dims[2]
+        width = dims[3]
+        needsGradient = parent.needsGradient
+        self.parent = parent
     }
 
     var descriptor: MemoryDescriptor { value.descriptor }

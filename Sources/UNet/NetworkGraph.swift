@@ -46,10 +46,15 @@ final class NetworkGraph {
         }
     }
 
-    /// The gradient memory of an activation, allocated on first use in the value's layout.
+    /// The gradient memory of an activation, allocated on first use in the value's layout (for a
+    /// view, the same view of its parent's gradient).
     func gradient(of activation: Activation) throws -> DNNLMemory {
         if let gradient = activation.gradient { return gradient }
-        let gradient = try DNNLMemory(activation.descriptor, engine: engine)
+        let gradient = if let parent = activation.parent {
+            try DNNLMemory(view: activation.descriptor, of: self.gradient(of: parent), engine: engine)
+        } else {
+            try DNNLMemory(activation.descriptor, engine: engine)
+        }
         activation.gradient = gradient
         return gradient
     }

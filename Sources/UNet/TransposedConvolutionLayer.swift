@@ -17,28 +17,42 @@ final class TransposedConvolutionLayer: GraphLayer {
     private let shuffle: PixelShuffle
     private static let geometry = ConvolutionGeometry(kernel: 1, stride: 1, padding: 0)
 
-    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor) throws {
+    /// `destination`, when given, is where the output goes (the first part of a concatenation's
+    /// buffer); the shuffle writes there directly when it can describe that layout, else the layer
+    /// makes its own output, which the caller then copies.
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor,
+         destination: Activation? = nil) throws {
         let channels = kernel.kerasShape[2]
         let packedDims = [input.batch, 4 * channels, input.height, input.width]
-        // Let the convolution choose its output layout when the shuffle can describe it, else
-        // make it write channel-last.
+        let outputDims = [input.batch, channels, input.height * 2, input.width * 2]
+        let destinationBlock = destination.flatMap { destination -> Int? in
+            guard destination.dims == outputDims, let block = PixelShuffle.channelBlock(of: destination.descriptor),
+                  [1, 8, 16].contains(block), channels % block == 0 else { return nil }
+            return block
+        }
+        // Let the convolution choose its output layout when the shuffle can describe it and it
+        // matches the destination's blocking; else make it write the layout the shuffle needs.
         var forward = try Self.forwardDescriptor(graph: graph, input: input, destination: .any(packedDims), name: kernel.name)
         var block = PixelShuffle.channelBlock(of: forward.memory(dnnl_query_dst_md)) ?? 0
-        if ![1, 8, 16].contains(block) || channels % block != 0 {
-            let channelLast = try MemoryDescriptor(dims: packedDims, tag: dnnl_nhwc)
-            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: channelLast, name: kernel.name)
-            block = 1
+        var wanted = destinationBlock
+        if wanted == nil, ![1, 8, 16].contains(block) || channels % block != 0 { wanted = 1 }
+        if let wanted, wanted != block {
+            let packedLayout = try MemoryDescriptor(dims: packedDims, tag: PixelShuffle.spreadTag(forChannelBlock: wanted))
+            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: packedLayout, name: kernel.name)
+            block = wanted
         }
         let packedDescriptor = forward.memory(dnnl_query_dst_md)
-        let outputDescriptor = try MemoryDescriptor(dims: [input.batch, channels, input.height * 2, input.width * 2],
-                                                    tag: PixelShuffle.spreadTag(forChannelBlock: block))
         self.forward = forward
         self.input = input
         self.kernel = kernel
         self.bias = bias
         packed = try DNNLMemory(packedDescriptor, engine: graph.engine)
-        shuffle = try PixelShuffle(packed: packedDescriptor, spread: outputDescriptor)
-        output = try graph.activation(outputDescriptor)
+        if let destination, destinationBlock != nil {
+            output = destination
+        } else {
+            output = try graph.activation(MemoryDescriptor(dims: outputDims, tag: PixelShuffle.spreadTag(forChannelBlock: block)))
+        }
+        shuffle = try PixelShuffle(packed: packedDescriptor, spread: output.descriptor)
 
         let weightsMemory = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
         // The parameter keeps Keras's one bias per output channel; the convolution wants it once

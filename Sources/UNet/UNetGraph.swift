@@ -57,15 +57,18 @@ final class UNetGraph {
             if level <= depth { skips.append(x) }
         }
         for level in 1...depth {
-            let up: Activation
-            switch config.upsampling {
-            case .transpose:
-                up = try TransposedConvolutionLayer(graph: graph, input: x, kernel: parameter("dec\(level).up.kernel"),
-                                                    bias: parameter("dec\(level).up.bias")).output
-            case .nearest:
-                up = try NearestUpsamplingLayer(graph: graph, input: x).output
-            }
-            x = try ConcatenationLayer(graph: graph, first: up, second: skips[depth - level]).output
+            let below = x
+            let upChannels = config.upsampling == .transpose ? try parameter("dec\(level).up.kernel").kerasShape[2] : below.channels
+            x = try ConcatenationLayer(graph: graph, firstChannels: upChannels, second: skips[depth - level]) { destination in
+                switch config.upsampling {
+                case .transpose:
+                    try TransposedConvolutionLayer(graph: graph, input: below, kernel: parameter("dec\(level).up.kernel"),
+                                                   bias: parameter("dec\(level).up.bias"), destination: destination).output
+                case .nearest:
+                    // oneDNN's resampling into a strided view would run its reference code.
+                    try NearestUpsamplingLayer(graph: graph, input: below).output
+                }
+            }.output
             if level <= depth - 1 { x = try normalization("dec\(level)", x) }
             x = try convolutions("dec\(level)", x)
             if level <= depth - 1 { x = try dropout(x) }

@@ -197,7 +197,8 @@ import Testing
         let harness = try LayerHarness()
         let first = try harness.input(a, firstShape, tag: tag)
         let second = try harness.input(b, secondShape, tag: tag)
-        let layer = try ConcatenationLayer(graph: harness.graph, first: first, second: second)
+        let layer = try ConcatenationLayer(graph: harness.graph, firstChannels: firstChannels, second: second) { _ in first }
+        #expect(layer.first !== layer.firstView)
         try harness.graph.buildBackward()
         try harness.graph.runForward()
         #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
@@ -205,6 +206,45 @@ import Testing
         try harness.graph.runBackward()
         #expect(relativeError(try harness.gradient(of: first), analytic.da) < Self.oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: second), analytic.db) < Self.oneDNNTolerance)
+    }
+
+    /// The transposed convolution writing its output straight into the concatenation's buffer:
+    /// a blocked buffer (8 + 8 channels), a channel-last one (3 + 5), and an upsampled part whose
+    /// channels fill blocks while the skip's do not (8 + 4, channel-last).
+    @Test(arguments: [(8, 8, dnnl_nChw8c), (3, 5, dnnl_nhwc), (8, 4, dnnl_nChw8c)])
+    func transposedConvolutionIntoConcatenation(upChannels: Int, skipChannels: Int, skipTag: dnnl_format_tag_t) throws {
+        let inputShape = [2, 2, 3, 16]
+        let skipShape = [2, 4, 6, skipChannels]
+        let kernelShape = [2, 2, upChannels, inputShape[3]]
+        let x = randomValues(inputShape.reduce(1, *), seed: 81)
+        let skip = randomValues(skipShape.reduce(1, *), seed: 82)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 83)
+        let bias = randomValues(upChannels, seed: 84)
+        let up = ReferenceLayers.transposedConvolution(x, inputShape, kernel: kernel, outChannels: upChannels, bias: bias)
+        let y = ReferenceLayers.concat(up, channelsA: upChannels, skip, channelsB: skipChannels)
+        let r = randomValues(y.count, seed: 85)
+        let split = ReferenceLayers.concatBackward(r, channelsA: upChannels, channelsB: skipChannels)
+        let analytic = ReferenceLayers.transposedConvolutionBackward(x, inputShape, kernel: kernel, outChannels: upChannels, dy: split.da)
+
+        let harness = try LayerHarness()
+        let input = try harness.input(x, inputShape, tag: dnnl_nChw8c)
+        let second = try harness.input(skip, skipShape, tag: skipTag)
+        let kernelParameter = try harness.parameter("test.up.kernel", kernelShape, kernel)
+        let biasParameter = try harness.parameter("test.up.bias", [upChannels], bias)
+        let layer = try ConcatenationLayer(graph: harness.graph, firstChannels: upChannels, second: second) { destination in
+            try TransposedConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter,
+                                           destination: destination).output
+        }
+        #expect(layer.first === layer.firstView)
+        try harness.graph.buildBackward()
+        try harness.graph.runForward()
+        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
+        try harness.setGradient(r, of: layer.output)
+        try harness.graph.runBackward()
+        #expect(relativeError(try harness.gradient(of: second), split.db) < Self.oneDNNTolerance)
+        #expect(relativeError(try harness.gradient(of: input), analytic.dx) < Self.oneDNNTolerance)
+        #expect(relativeError(try kernelParameter.gradientValues().map(Double.init), analytic.dKernel) < Self.oneDNNTolerance)
+        #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
 
     @Test func weightedCrossEntropyWithIgnoreMask() throws {
