@@ -48,17 +48,49 @@ final class UNetGraph {
         graph.append(try PrimitiveCall(copy, [(ExecutionArgument.source, hostInput), (ExecutionArgument.destination, x.value)]))
 
         let depth = config.depth
+        /// Channels of decoder level j's upsampled tensor, the first part of its concatenation.
+        func upsampledChannels(_ level: Int) throws -> Int {
+            config.upsampling == .transpose ? try parameter("dec\(level).up.kernel").kerasShape[2] : config.decoderInputChannels(level)
+        }
+        /// Encoder level j's skip connection and, when its convolution pooled it on the way, the
+        /// next level's input. Predicting with Winograd, the convolution writes the skip straight
+        /// into the buffer of the concatenation that will use it and pools it in the same pass.
+        func skipConnection(_ level: Int, _ x: Activation) throws -> (skip: Activation, pooled: Activation?) {
+            let name = "enc\(level).conv2"
+            let kernel = try parameter("\(name).kernel"), bias = try parameter("\(name).bias")
+            let outChannels = kernel.kerasShape[3]
+            guard !training, convolutionAlgorithm == .winograd,
+                  WinogradConvolutionLayer.applies(to: x, kernelSize: 3, outChannels: outChannels, graph: graph),
+                  let block = WinogradConvolutionLayer.outputBlock(input: x, outChannels: outChannels) else {
+                return (try convolution(name, x), nil)
+            }
+            let skipDims = [x.batch, outChannels, x.height, x.width]
+            let upChannels = try upsampledChannels(depth - level + 1)
+            let buffer = try graph.activation(ConcatenationLayer.layout(firstChannels: upChannels, secondDims: skipDims, secondBlock: block))
+            let view = try Activation(view: buffer.descriptor.submemory(dims: skipDims, offsets: [0, upChannels, 0, 0]), of: buffer,
+                                      engine: engine)
+            let layer = try WinogradConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true,
+                                                     destination: view, pools: true)
+            return (layer.output, layer.pooledOutput)
+        }
+
         var skips: [Activation] = []
+        var pooled: Activation?
         for level in 1...(depth + 1) {
-            if level >= 2 { x = try MaxPoolingLayer(graph: graph, input: x).output }
+            if level >= 2 { x = try pooled ?? MaxPoolingLayer(graph: graph, input: x).output }
             if level >= 3 { x = try dropout(x) }
             if level >= 2 && level <= depth { x = try normalization("enc\(level)", x) }
-            x = try convolutions("enc\(level)", x)
-            if level <= depth { skips.append(x) }
+            x = try convolution("enc\(level).conv1", x)
+            if level <= depth {
+                (x, pooled) = try skipConnection(level, x)
+                skips.append(x)
+            } else {
+                x = try convolution("enc\(level).conv2", x)
+            }
         }
         for level in 1...depth {
             let below = x
-            let upChannels = config.upsampling == .transpose ? try parameter("dec\(level).up.kernel").kerasShape[2] : below.channels
+            let upChannels = try upsampledChannels(level)
             x = try ConcatenationLayer(graph: graph, firstChannels: upChannels, second: skips[depth - level]) { destination in
                 switch config.upsampling {
                 case .transpose:

@@ -11,6 +11,8 @@ import CDNNL
 final class WinogradConvolutionLayer: GraphLayer {
     let input: Activation
     let output: Activation
+    /// The output's 2×2 max pooling, when the layer was asked to pool (inference only).
+    let pooledOutput: Activation?
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
     private let relu: Bool
@@ -53,22 +55,48 @@ final class WinogradConvolutionLayer: GraphLayer {
         return Double(height * width) >= 0.6 * Double(computed)
     }
 
-    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool) throws {
+    /// The channel block of the output for `input` (which must be blocked, `channelBlock(of:)`):
+    /// the input's, which is what oneDNN's own layers around it use, when `outChannels` fills it.
+    static func outputBlock(input: Activation, outChannels: Int) -> Int? {
+        guard let inputBlock = channelBlock(of: input) else { return nil }
+        return inputBlock == 16 && outChannels % 16 == 0 ? 16 : 8
+    }
+
+    /// In inference graphs, `destination` is where the output goes: a view of a wider tensor in
+    /// the output's channel blocking (a concatenation's buffer), used when it fits, else the layer
+    /// makes its own output. `pools` also writes the output's 2×2 max pooling (`pooledOutput`),
+    /// also in inference only: training's pooling layer keeps its argmax for backward, and the
+    /// backward passes read the layer's own output.
+    init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool,
+         destination: Activation? = nil, pools: Bool = false) throws {
         engine = graph.engine
         self.input = input
         self.kernel = kernel
         self.bias = bias
         self.relu = relu
         let inChannels = input.channels, outChannels = kernel.kerasShape[3]
-        guard let inputBlock = WinogradConvolutionLayer.channelBlock(of: input) else {
+        guard let inputBlock = WinogradConvolutionLayer.channelBlock(of: input),
+              let outputBlock = WinogradConvolutionLayer.outputBlock(input: input, outChannels: outChannels) else {
             throw UNetError("the Winograd convolution \(kernel.name) needs an input blocked by 8 or 16 channels")
         }
-        // The output keeps the input's blocking, which is what oneDNN's own layers around it use.
-        let outputBlock = inputBlock == 16 && outChannels % 16 == 0 ? 16 : 8
+        if pools && (graph.training || input.height < 2 || input.width < 2) {
+            throw UNetError("the Winograd convolution \(kernel.name) pools only in inference, and only a tensor of at least 2×2")
+        }
         channelBlocks = (inputBlock, outputBlock)
-        output = try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height, input.width],
-                                                       tag: outputBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c),
-                                      needsGradient: graph.training)
+        let outputDims = [input.batch, outChannels, input.height, input.width]
+        let outputTag = outputBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c
+        var placement = WinogradOutputPlacement(pools: pools)
+        if !graph.training, let destination, let view = try Self.placement(in: destination, dims: outputDims, tag: outputTag, block: outputBlock) {
+            output = destination
+            placement.tensorChannels = view.tensorChannels
+            placement.channelOffset = view.channelOffset
+        } else {
+            output = try graph.activation(MemoryDescriptor(dims: outputDims, tag: outputTag), needsGradient: graph.training)
+        }
+        pooledOutput = pools
+            ? try graph.activation(MemoryDescriptor(dims: [input.batch, outChannels, input.height / 2, input.width / 2], tag: outputTag),
+                                   needsGradient: false)
+            : nil
         // (3, 3, in, out): what the kernel transform reads and the kernel gradient writes, so
         // neither needs a reorder.
         let plain = try MemoryDescriptor(dims: [outChannels, inChannels, 3, 3], tag: dnnl_hwio)
@@ -83,12 +111,29 @@ final class WinogradConvolutionLayer: GraphLayer {
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                    inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks, relu: relu,
                                    kernel: kernel, kernelLayout: plain, rotated: false,
-                                   workspace: graph.winogradWorkspace, keepsKernel: !graph.training)
+                                   workspace: graph.winogradWorkspace, keepsKernel: !graph.training, placement: placement)
         graph.append(.host { [unowned self] in
             guard let biasValues = self.bias.master else { throw UNetError("parameter \(self.bias.name) has no values") }
-            try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues)
+            try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues,
+                                 pooled: self.pooledOutput?.value)
         })
         graph.add(self)
+    }
+
+    /// The wider tensor's channels and the view's first channel when `destination` is a view of
+    /// an activation of layout `tag` at a whole channel block, with dims `dims`; nil otherwise.
+    private static func placement(in destination: Activation, dims: [Int], tag: dnnl_format_tag_t,
+                                  block: Int) throws -> (tensorChannels: Int, channelOffset: Int)? {
+        guard let parent = destination.parent, destination.dims == dims,
+              parent.dims == [dims[0], parent.channels, dims[2], dims[3]],
+              parent.descriptor.sameLayout(as: try MemoryDescriptor(dims: parent.dims, tag: tag)) else { return nil }
+        let pixels = dims[2] * dims[3]
+        let offset = Int(destination.descriptor.raw.offset0)
+        guard offset % (pixels * block) == 0 else { return nil }
+        let channelOffset = offset / pixels
+        let expected = try parent.descriptor.submemory(dims: dims, offsets: [0, channelOffset, 0, 0])
+        guard destination.descriptor.sameLayout(as: expected) else { return nil }
+        return (parent.channels, channelOffset)
     }
 
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {

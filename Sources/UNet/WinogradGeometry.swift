@@ -8,6 +8,8 @@ struct WinogradGeometry: Sendable {
     /// Channels per block of the input's and the output's layout: 8 (nChw8c) or 16 (nChw16c).
     /// The transforms work on 8 channels at a time either way.
     let inputBlock: Int, outputBlock: Int
+    /// Where the output transform writes.
+    var placement = WinogradOutputPlacement()
 
     /// Visits the tiles in chunks of at most `chunkTiles`, with the number of parts to split each
     /// chunk into over the thread team (one per thread, fewer for a chunk with fewer tiles).
@@ -33,6 +35,13 @@ struct WinogradGeometry: Sendable {
         base.storeBytes(of: r.3, toByteOffset: 3 &* step, as: SIMD8<Float>.self)
         base.storeBytes(of: r.4, toByteOffset: 4 &* step, as: SIMD8<Float>.self)
         base.storeBytes(of: r.5, toByteOffset: 5 &* step, as: SIMD8<Float>.self)
+    }
+
+    /// The lane-wise maximum as one compare and blend: the standard library's generic
+    /// `pointwiseMax` is not specialised here, and cost 4 % of a predict step as a call per vector.
+    @inline(__always)
+    static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: a .< b)
     }
 
     /// Where channels 8·`group` ..< 8·`group` + 8 of `image` start (at pixel 0, in floats) in an
@@ -112,12 +121,19 @@ struct WinogradGeometry: Sendable {
         }
     }
 
+    /// Aᵀ M A for every tile in `tiles`, plus the bias and the ReLU, into the destination (where
+    /// `placement` says), and with `placement.pools` the 2×2 max pooling of every pair of rows
+    /// and columns that lies inside the output, into `buffers.pooled`.
     func transformOutput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
         let products = UnsafePointer(buffers.products.assumingMemoryBound(to: Float.self))
         let bias = buffers.bias.map { UnsafePointer($0.assumingMemoryBound(to: Float.self)) }
         let destination = buffers.destination.assumingMemoryBound(to: Float.self)
+        let pooled = placement.pools ? buffers.pooled?.assumingMemoryBound(to: Float.self) : nil
         let blocks = outChannels / 8
         let positionStride = chunkTiles * outChannels
+        let destinationChannels = placement.tensorChannels ?? outChannels
+        let firstGroup = placement.channelOffset / 8
+        let pooledHeight = height / 2, pooledWidth = width / 2
         let zero = SIMD8<Float>(repeating: 0)
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
             guard let t = scratch.baseAddress else { return }
@@ -137,9 +153,14 @@ struct WinogradGeometry: Sendable {
                         t[j] = r.0; t[6 + j] = r.1; t[12 + j] = r.2; t[18 + j] = r.3
                     }
                     let shift = bias.map { UnsafeRawPointer($0 + block * 8).loadUnaligned(as: SIMD8<Float>.self) } ?? zero
-                    let plane = destination + WinogradGeometry.groupOrigin(image: n, group: block, channels: outChannels, block: outputBlock,
-                                                                           pixels: height * width)
+                    let plane = destination + WinogradGeometry.groupOrigin(image: n, group: firstGroup + block, channels: destinationChannels,
+                                                                           block: outputBlock, pixels: height * width)
                     let pixelBytes = outputBlock * 4
+                    let pooledPlane = pooled.map {
+                        $0 + WinogradGeometry.groupOrigin(image: n, group: block, channels: outChannels, block: outputBlock,
+                                                          pixels: pooledHeight * pooledWidth)
+                    }
+                    var above = (zero, zero, zero, zero)
                     for a in 0..<rows {
                         let r = WinogradTransform.outputRow(t[a * 6], t[a * 6 + 1], t[a * 6 + 2], t[a * 6 + 3], t[a * 6 + 4], t[a * 6 + 5])
                         var values = (r.0 + shift, r.1 + shift, r.2 + shift, r.3 + shift)
@@ -154,6 +175,24 @@ struct WinogradGeometry: Sendable {
                         if columns > 1 { row.storeBytes(of: values.1, toByteOffset: pixelBytes, as: SIMD8<Float>.self) }
                         if columns > 2 { row.storeBytes(of: values.2, toByteOffset: 2 * pixelBytes, as: SIMD8<Float>.self) }
                         if columns > 3 { row.storeBytes(of: values.3, toByteOffset: 3 * pixelBytes, as: SIMD8<Float>.self) }
+                        guard let pooledPlane else { continue }
+                        // Tiles start on even rows and columns, so every pooling window lies in one tile.
+                        if a & 1 == 0 {
+                            above = values
+                            continue
+                        }
+                        let px = x0 >> 1
+                        let cell = UnsafeMutableRawPointer(pooledPlane + (((y0 + a) >> 1) * pooledWidth + px) * outputBlock)
+                        if px < pooledWidth {
+                            let left = WinogradGeometry.maximum(WinogradGeometry.maximum(above.0, above.1),
+                                                                WinogradGeometry.maximum(values.0, values.1))
+                            cell.storeBytes(of: left, toByteOffset: 0, as: SIMD8<Float>.self)
+                        }
+                        if px + 1 < pooledWidth {
+                            let right = WinogradGeometry.maximum(WinogradGeometry.maximum(above.2, above.3),
+                                                                 WinogradGeometry.maximum(values.2, values.3))
+                            cell.storeBytes(of: right, toByteOffset: pixelBytes, as: SIMD8<Float>.self)
+                        }
                     }
                 }
             }
@@ -222,6 +261,20 @@ struct WinogradBuffers: @unchecked Sendable {
     let products: UnsafeMutableRawPointer
     /// Nil for a convolution without bias (the backward-data one).
     let bias: UnsafeMutableRawPointer?
+    /// The pooled output, when the placement asks for one.
+    let pooled: UnsafeMutableRawPointer?
+}
+
+/// Where a Winograd pass's output transform writes.
+struct WinogradOutputPlacement: Sendable {
+    /// The channels of the tensor written into, when the output is a view of a wider one (a
+    /// concatenation's buffer, in the output's channel blocking); nil for the output's own tensor.
+    var tensorChannels: Int? = nil
+    /// The first channel the output fills in that tensor, a multiple of the channel block.
+    var channelOffset = 0
+    /// Whether the transform also writes the output's 2×2 max pooling with stride 2 (dropping
+    /// an odd last row or column, as Keras's MaxPooling2D does) into a tensor of its own.
+    var pools = false
 }
 
 extension Range where Bound == Int {

@@ -34,7 +34,7 @@ final class WinogradPass {
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int,
          channelBlocks: (input: Int, output: Int), relu: Bool,
          kernel: ParameterTensor, kernelLayout: MemoryDescriptor, rotated: Bool, workspace: WinogradWorkspace,
-         keepsKernel: Bool) throws {
+         keepsKernel: Bool, placement: WinogradOutputPlacement = WinogradOutputPlacement()) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         guard let master = kernel.master else { throw UNetError("parameter \(kernel.name) has no values") }
         self.engine = engine
@@ -46,7 +46,7 @@ final class WinogradPass {
         let chunkTiles = min(tileCount, WinogradPass.chunkTiles(inChannels: inChannels, outChannels: outChannels))
         geometry = WinogradGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
                                     tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu,
-                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output)
+                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output, placement: placement)
         if master.descriptor.sameLayout(as: kernelLayout) {
             kernelStaging = master
             kernelCopy = nil
@@ -73,8 +73,11 @@ final class WinogradPass {
         return max(128, min(1024, (4 << 20) / bytesPerTile))
     }
 
-    /// Convolves `source` into `destination` (in this pass's shape and channel blocks), adding `bias` when given.
-    func run(source: DNNLMemory, destination: DNNLMemory, bias: DNNLMemory?) throws {
+    /// Convolves `source` into `destination` (in this pass's shape and channel blocks, or the
+    /// wider tensor of the placement), adding `bias` when given; writes the pooled output into
+    /// `pooled` when the placement pools.
+    func run(source: DNNLMemory, destination: DNNLMemory, bias: DNNLMemory?, pooled: DNNLMemory? = nil) throws {
+        if geometry.placement.pools && pooled == nil { throw UNetError("Winograd pass \(kernel.name): no memory for the pooled output") }
         let matmul: WinogradMatmul
         if let existing = self.matmul {
             matmul = existing
@@ -101,7 +104,7 @@ final class WinogradPass {
         }
         let multiply = matmul.call
         let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedInput: matmul.transformedInput.data,
-                                      products: matmul.products.data, bias: bias?.data)
+                                      products: matmul.products.data, bias: bias?.data, pooled: pooled?.data)
         let shape = geometry
         try shape.forEachChunk(tileCount: tileCount) { range, parts in
             // The transforms run on oneDNN's own threads, which are otherwise spinning between

@@ -101,7 +101,7 @@ enum ReferenceLayers {
     /// Max pooling 2×2 stride 2; also returns, for every output, the input index of its maximum.
     static func maxPool(_ x: [Double], _ shape: [Int]) -> (y: [Double], argmax: [Int]) {
         let (n, h, w, c) = (shape[0], shape[1], shape[2], shape[3])
-        var y = [Double](repeating: 0, count: x.count / 4)
+        var y = [Double](repeating: 0, count: n * (h / 2) * (w / 2) * c)
         var argmax = [Int](repeating: 0, count: y.count)
         for b in 0..<n { for r in 0..<(h / 2) { for col in 0..<(w / 2) { for ch in 0..<c {
             var best = -Double.infinity

@@ -61,6 +61,65 @@ import Testing
         #expect(error < Self.tolerance, "relative error \(error)")
     }
 
+    /// Predicting, a skip connection's convolution writes into its concatenation's buffer, after
+    /// the upsampled channels, and pools on the way: whole tiles, partial tiles, odd sizes (the
+    /// last row and column are not pooled) and AVX-512's blocking.
+    @Test(arguments: [
+        ([2, 16, 16, 16], 16, dnnl_nChw8c),
+        ([1, 10, 14, 24], 16, dnnl_nChw8c),
+        ([3, 9, 11, 16], 24, dnnl_nChw8c),
+        ([2, 11, 13, 32], 16, dnnl_nChw16c),
+    ])
+    func writesIntoAConcatenationAndPools(shape: [Int], outChannels: Int, tag: dnnl_format_tag_t) throws {
+        let kernelShape = [3, 3, shape[3], outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 24)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 25).map { $0 * 0.3 }
+        let bias = randomValues(outChannels, seed: 26).map { $0 * 0.1 }
+        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
+        let outputShape = [shape[0], shape[1], shape[2], outChannels]
+        let expectedPooling = ReferenceLayers.maxPool(expected, outputShape).y
+
+        let harness = try LayerHarness(training: false)
+        let input = try harness.input(x, shape, tag: tag)
+        let block = try #require(WinogradConvolutionLayer.outputBlock(input: input, outChannels: outChannels))
+        let skipDims = [shape[0], outChannels, shape[1], shape[2]]
+        let buffer = try harness.graph.activation(ConcatenationLayer.layout(firstChannels: block, secondDims: skipDims, secondBlock: block))
+        let view = try Activation(view: buffer.descriptor.submemory(dims: skipDims, offsets: [0, block, 0, 0]), of: buffer,
+                                  engine: harness.engine)
+        let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
+                                                 kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
+                                                 bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: true,
+                                                 destination: view, pools: true)
+        #expect(layer.output === view)
+        let pooled = try #require(layer.pooledOutput)
+        #expect(pooled.dims == [shape[0], outChannels, shape[1] / 2, shape[2] / 2])
+        // The upsampled channels' part of the buffer must stay as it was.
+        let firstPart = try buffer.descriptor.submemory(dims: [shape[0], block, shape[1], shape[2]], offsets: [0, 0, 0, 0])
+        let marker = [Double](repeating: 7, count: shape[0] * shape[1] * shape[2] * block)
+        try harness.write(marker, [shape[0], shape[1], shape[2], block], into: DNNLMemory(view: firstPart, of: buffer.value, engine: harness.engine))
+        try harness.graph.runForward()
+        let error = relativeError(try harness.read(layer.output.value), expected)
+        #expect(error < Self.tolerance, "relative error \(error)")
+        #expect(relativeError(try harness.read(pooled.value), expectedPooling) < Self.tolerance)
+        #expect(try harness.read(DNNLMemory(view: firstPart, of: buffer.value, engine: harness.engine)) == marker)
+    }
+
+    @Test func aTrainingGraphKeepsItsOwnOutputAndDoesNotPool() throws {
+        let harness = try LayerHarness(training: true)
+        let shape = [1, 8, 8, 16]
+        let input = try harness.input(randomValues(shape.reduce(1, *), seed: 27), shape, tag: dnnl_nChw8c)
+        let kernel = try harness.parameter("test.conv.kernel", [3, 3, 16, 8], randomValues(9 * 16 * 8, seed: 28))
+        let bias = try harness.parameter("test.conv.bias", [8], randomValues(8, seed: 29))
+        let skipDims = [1, 8, 8, 8]
+        let buffer = try harness.graph.activation(ConcatenationLayer.layout(firstChannels: 8, secondDims: skipDims, secondBlock: 8))
+        let view = try Activation(view: buffer.descriptor.submemory(dims: skipDims, offsets: [0, 8, 0, 0]), of: buffer, engine: harness.engine)
+        let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input, kernel: kernel, bias: bias, relu: true, destination: view)
+        #expect(layer.output !== view)
+        #expect(throws: UNetError.self) {
+            try WinogradConvolutionLayer(graph: harness.graph, input: input, kernel: kernel, bias: bias, relu: true, pools: true)
+        }
+    }
+
     @Test func newParameterValuesAreTransformedAgain() throws {
         let shape = [1, 8, 8, 16], kernelShape = [3, 3, 16, 8]
         let x = randomValues(shape.reduce(1, *), seed: 31)
