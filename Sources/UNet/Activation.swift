@@ -25,7 +25,10 @@ final class Activation {
         parent = nil
     }
 
-    /// The part of `parent` that `view` describes (a submemory of the parent's layout).
+    /// The part of `parent` that `view` describes (a submemory of the parent's layout). oneDNN
+    /// finds the part through the descriptor's offset; `value.data` is the parent's start, so
+    /// host code must add that offset itself (the Winograd layers take no view as input, and
+    /// write one through `WinogradOutputPlacement`).
     init(view: MemoryDescriptor, of parent: Activation, engine: DNNLEngine) throws {
         value = try DNNLMemory(view: view, of: parent.value, engine: engine)
         let dims = view.dims
