@@ -2,12 +2,15 @@
 # Shows that reading a window costs memory in proportion to the window, not the image: builds a
 # 20000×20000 8-band uint16 tiled (256×256, Deflate) TIFF — 6.4 GB of samples, noise around the
 # centre and zeros elsewhere so the file stays small — then reads a 512×512 window of it with
-# `segpipe inspect --stats --window` and reports the peak resident memory.
+# `segpipe inspect --stats --window` and reports the peak resident memory. With --whole-scene it
+# also predicts the whole scene (43,681 tiles) with a tiny model (8 filters, depth 3, trained for
+# a few steps on sample-data/) and reports that run's peak memory and time: several minutes.
 #
-# Usage: scripts/window-memory.sh [SEGPIPE_BINARY]   (default .build/release/segpipe)
+# Usage: scripts/window-memory.sh [SEGPIPE_BINARY] [--whole-scene]   (default .build/release/segpipe)
 # Needs a C compiler, libtiff-dev and zlib headers, and /usr/bin/time.
 set -eu
 SEGPIPE=${1:-.build/release/segpipe}
+WHOLE_SCENE=${2:-}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
@@ -62,3 +65,13 @@ measure() {
 measure 10000,10000,512,512
 measure 10000,10000,2048,2048
 measure 0,0,1,1
+
+if [ "$WHOLE_SCENE" = --whole-scene ]; then
+    "$SEGPIPE" train --images sample-data/images --masks sample-data/masks --out "$WORK/tiny.safetensors" \
+        --filters 8 --depth 3 --epochs 1 --steps-per-epoch 4 --batch-size 4 > /dev/null
+    mkdir "$WORK/scene" && mv "$WORK/big.tif" "$WORK/scene/"
+    /usr/bin/time -f "%M %e" -o "$WORK/time.txt" \
+        "$SEGPIPE" predict --model "$WORK/tiny.safetensors" --out "$WORK/maps" "$WORK/scene" > /dev/null
+    read -r kilobytes seconds < "$WORK/time.txt"
+    echo "whole scene predicted: peak RSS $((kilobytes / 1024)) MB, $seconds s"
+fi
