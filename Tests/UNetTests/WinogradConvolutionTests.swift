@@ -50,7 +50,6 @@ import Testing
 
         let harness = try LayerHarness(training: false)
         let input = try harness.input(x, shape, tag: tag)
-        #expect(WinogradConvolutionLayer.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
                                                  kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
                                                  bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu)
@@ -141,21 +140,23 @@ import Testing
         let inference = try LayerHarness(training: false), training = try LayerHarness(training: true)
         let values = [Double](repeating: 0, count: 2 * 16 * 16 * 16)
         let blocked = try inference.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c)
-        #expect(WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 16, graph: inference.graph))
-        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 1, outChannels: 16, graph: inference.graph))
-        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 12, graph: inference.graph))
+        #expect(WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 32, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 1, outChannels: 32, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 36, graph: inference.graph))
+        // Too few output channels for the smaller products to pay for the transforms.
+        #expect(!WinogradConvolutionLayer.applies(to: blocked, kernelSize: 3, outChannels: 16, graph: inference.graph))
         #expect(!WinogradConvolutionLayer.applies(to: try inference.input(values, [2, 16, 16, 16], tag: dnnl_nhwc),
-                                                  kernelSize: 3, outChannels: 16, graph: inference.graph))
+                                                  kernelSize: 3, outChannels: 32, graph: inference.graph))
         #expect(WinogradConvolutionLayer.applies(to: try inference.input(values, [2, 16, 16, 16], tag: dnnl_nChw16c),
-                                                 kernelSize: 3, outChannels: 16, graph: inference.graph))
+                                                 kernelSize: 3, outChannels: 32, graph: inference.graph))
         // 24 channels in blocks of 16: the last block is padded, which the transforms do not read.
         let padded = try inference.input([Double](repeating: 0, count: 2 * 16 * 16 * 24), [2, 16, 16, 24], tag: dnnl_nChw16c)
-        #expect(!WinogradConvolutionLayer.applies(to: padded, kernelSize: 3, outChannels: 16, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: padded, kernelSize: 3, outChannels: 32, graph: inference.graph))
         #expect(WinogradConvolutionLayer.applies(to: try training.input(values, [2, 16, 16, 16], tag: dnnl_nChw8c),
-                                                  kernelSize: 3, outChannels: 16, graph: training.graph))
+                                                  kernelSize: 3, outChannels: 32, graph: training.graph))
         // 5×5 would compute 8×8 per image: too much of it outside the image to pay.
         let small = try inference.input([Double](repeating: 0, count: 5 * 5 * 16), [1, 5, 5, 16], tag: dnnl_nChw8c)
-        #expect(!WinogradConvolutionLayer.applies(to: small, kernelSize: 3, outChannels: 16, graph: inference.graph))
+        #expect(!WinogradConvolutionLayer.applies(to: small, kernelSize: 3, outChannels: 32, graph: inference.graph))
     }
 
     /// The training layer's input, kernel and bias gradients against the Float64 reference, with
@@ -181,7 +182,6 @@ import Testing
 
         let harness = try LayerHarness(training: true)
         let input = try harness.input(x, shape, tag: tag)
-        #expect(WinogradConvolutionLayer.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
         let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: relu)
