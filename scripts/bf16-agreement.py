@@ -15,7 +15,6 @@ Not run by CI. Needs tensorflow-cpu, safetensors and tifffile:
   /path/to/venv/bin/python scripts/bf16-agreement.py MODEL.safetensors sample-data/images
 """
 import glob
-import importlib.util
 import json
 import os
 import struct
@@ -29,15 +28,17 @@ import tensorflow as tf
 import tifffile
 from safetensors.numpy import load_file
 
-
-def to_bf16(value):
-    return tf.cast(tf.cast(value, tf.bfloat16), tf.float32)
+from bf16_keras import layers_with, load_builder, to_bf16
 
 
 class BF16Conv2D(keras.layers.Conv2D):
-    """Conv2D on bf16-rounded inputs (its kernel is rounded when assigned)."""
+    """Conv2D on bf16-rounded inputs (its kernel is rounded when assigned); the head too unless
+    `head_in_f32`, as segpipe keeps it."""
+    head_in_f32 = False
 
     def call(self, inputs):
+        if self.name == "head" and BF16Conv2D.head_in_f32:
+            return super().call(inputs)
         return super().call(to_bf16(inputs))
 
 
@@ -46,21 +47,7 @@ class BF16Conv2DTranspose(keras.layers.Conv2DTranspose):
         return super().call(to_bf16(inputs))
 
 
-class BF16Layers:
-    """The `layers` namespace the builder sees, with the convolutions swapped."""
-    Conv2D = BF16Conv2D
-    Conv2DTranspose = BF16Conv2DTranspose
-
-    def __getattr__(self, name):
-        return getattr(keras.layers, name)
-
-
-def load_builder():
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("keras_fixtures", os.path.join(here, "make-keras-fixtures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BF16_LAYERS = layers_with(BF16Conv2D, BF16Conv2DTranspose)
 
 
 def metadata(path):
@@ -90,15 +77,16 @@ def tiles(images, normalization, side):
     return np.stack(batches)
 
 
-def classes(builder, config, weights, x, policy, rounded_convolutions=False):
+def classes(builder, config, weights, x, policy, rounded_convolutions=False, head_in_f32=False):
     keras.mixed_precision.set_global_policy(policy)
-    builder.layers = BF16Layers() if rounded_convolutions else keras.layers
+    BF16Conv2D.head_in_f32 = head_in_f32
+    builder.layers = BF16_LAYERS if rounded_convolutions else keras.layers
     model = builder.build(config)
     for name, variable in builder.named_variables(model):
         if name not in weights:
             sys.exit(f"bf16-agreement.py: the model file has no tensor {name}")
         value = weights[name]
-        if rounded_convolutions and name.endswith(".kernel"):
+        if rounded_convolutions and name.endswith(".kernel") and not (head_in_f32 and name.startswith("head.")):
             value = to_bf16(value).numpy()
         variable.assign(value)
     result = []
@@ -119,9 +107,11 @@ def main():
     builder = load_builder()
     f32 = classes(builder, config, weights, x, "float32")
     convolutions = classes(builder, config, weights, x, "float32", rounded_convolutions=True)
+    segpipe = classes(builder, config, weights, x, "float32", rounded_convolutions=True, head_in_f32=True)
     mixed = classes(builder, config, weights, x, "mixed_bfloat16")
     print(f"{model_path}: {len(x)} tiles, {f32.size} pixels; classes agreeing with f32: "
-          f"{100 * float(np.mean(f32 == convolutions)):.3f} % with bf16 convolutions (oneDNN's), "
+          f"{100 * float(np.mean(f32 == convolutions)):.3f} % with every convolution in bf16 (oneDNN's arithmetic), "
+          f"{100 * float(np.mean(f32 == segpipe)):.3f} % with the head kept in f32 (segpipe's --precision bf16), "
           f"{100 * float(np.mean(f32 == mixed)):.3f} % with mixed_bfloat16")
 
 

@@ -24,7 +24,6 @@ Not run by CI. Needs tensorflow-cpu and tifffile:
   /path/to/venv/bin/python scripts/bf16-training.py sample-data [SEEDS]
 """
 import glob
-import importlib.util
 import os
 import sys
 import time
@@ -36,15 +35,13 @@ import keras
 import tensorflow as tf
 import tifffile
 
+from bf16_keras import layers_with, load_builder, to_bf16
+
 # UNET.md's default legend: background, then the five classes of the model's outputs.
 LEGEND = [(255, 255, 255), (150, 150, 150), (223, 194, 125), (27, 120, 55), (166, 219, 160), (116, 173, 209)]
 CONFIG = {"depth": 3, "n_filters_start": 16, "growth_factor": 2, "dropout": 0.25, "tile_size": 160,
           "n_channels": 8, "n_classes": 5, "upsampling": "transpose"}
 STEPS, BATCH, LEARNING_RATE, VALIDATION_SCENES = 160, 8, 0.003, 2
-
-
-def to_bf16(value):
-    return tf.cast(tf.cast(value, tf.bfloat16), value.dtype)
 
 
 @tf.custom_gradient
@@ -74,21 +71,7 @@ class BF16Conv2DTranspose(keras.layers.Conv2DTranspose):
         return self.activation(outputs)
 
 
-class BF16Layers:
-    """The `layers` namespace the builder sees, with the convolutions swapped."""
-    Conv2D = BF16Conv2D
-    Conv2DTranspose = BF16Conv2DTranspose
-
-    def __getattr__(self, name):
-        return getattr(keras.layers, name)
-
-
-def load_builder():
-    here = os.path.dirname(os.path.abspath(__file__))
-    spec = importlib.util.spec_from_file_location("keras_fixtures", os.path.join(here, "make-keras-fixtures.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+BF16_LAYERS = layers_with(BF16Conv2D, BF16Conv2DTranspose)
 
 
 def load_scenes(folder):
@@ -146,7 +129,7 @@ def mean_iou(model, scenes, side):
 
 
 def train(builder, variant, seed, training, validation, weights):
-    builder.layers = BF16Layers() if variant == "bf16 convolutions" else keras.layers
+    builder.layers = BF16_LAYERS if variant == "bf16 convolutions" else keras.layers
     keras.utils.set_random_seed(seed)
     model = builder.build(CONFIG)
     optimizer = keras.optimizers.Adam(LEARNING_RATE)
