@@ -56,16 +56,18 @@ struct WinogradGeometry: Sendable {
 
     /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
     /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
-    /// two columns), then B across each tile.
+    /// two columns), then B across each tile. Channel blocks go in groups of `blocksPerGroup`,
+    /// so that each tile's stores into one position fill whole cache lines at once.
     func transformInput(from input: UnsafeMutableRawPointer, into transformedInput: UnsafeMutableRawPointer, tiles: Range<Int>, chunkStart: Int) {
         let source = UnsafePointer(input.assumingMemoryBound(to: Float.self))
         let transformed = transformedInput.assumingMemoryBound(to: Float.self)
         let blocks = inChannels / 8
+        let group = WinogradGeometry.blocksPerGroup
         let positionStride = chunkTiles &* inChannels
         let columnsPerRow = tilesAcross &* 4 &+ 2
         let zero = SIMD8<Float>(repeating: 0)
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 6 * columnsPerRow) { scratch in
-            guard let columns = scratch.baseAddress else { return }
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: group * 6 * columnsPerRow) { scratch in
+            guard let scratchBase = scratch.baseAddress else { return }
             var tile = tiles.lowerBound
             while tile < tiles.upperBound {
                 let image = tile / (tilesDown &* tilesAcross)
@@ -74,52 +76,67 @@ struct WinogradGeometry: Sendable {
                 let lastTile = min(tilesAcross, firstTile &+ tiles.upperBound &- tile)
                 let y0 = tileRow &* 4 &- 1, x0 = firstTile &* 4 &- 1
                 let spanColumns = (lastTile &- firstTile) &* 4 &+ 2
+                let blockColumns = 6 &* spanColumns
                 // Patch rows firstRow..<endRow lie inside the image; the others are zero padding.
                 let firstRow = max(0, -y0), endRow = min(6, height &- y0)
-                for block in 0..<blocks {
-                    let planeOffset = WinogradGeometry.groupOrigin(image: image, group: block, channels: inChannels, block: inputBlock,
-                                                                   pixels: height &* width)
-                    let plane = source + planeOffset
-                    for c in 0..<spanColumns {
-                        let x = x0 &+ c
-                        var d = (zero, zero, zero, zero, zero, zero)
-                        if x >= 0 && x < width {
-                            let topOffset: Int = (y0 &* width &+ x) &* inputBlock
-                            let top = UnsafeRawPointer(plane + topOffset)
-                            let rowBytes = width &* inputBlock &* 4
-                            if firstRow <= 0 && 0 < endRow { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
-                            if firstRow <= 1 && 1 < endRow { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
-                            if firstRow <= 2 && 2 < endRow { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
-                            if firstRow <= 3 && 3 < endRow { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
-                            if firstRow <= 4 && 4 < endRow { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
-                            if firstRow <= 5 && 5 < endRow { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
+                var firstBlock = 0
+                while firstBlock < blocks {
+                    let groupBlocks = min(group, blocks &- firstBlock)
+                    for member in 0..<groupBlocks {
+                        let planeOffset = WinogradGeometry.groupOrigin(image: image, group: firstBlock &+ member, channels: inChannels,
+                                                                       block: inputBlock, pixels: height &* width)
+                        let plane = source + planeOffset
+                        let columns = scratchBase + member &* blockColumns
+                        for c in 0..<spanColumns {
+                            let x = x0 &+ c
+                            var d = (zero, zero, zero, zero, zero, zero)
+                            if x >= 0 && x < width {
+                                let topOffset: Int = (y0 &* width &+ x) &* inputBlock
+                                let top = UnsafeRawPointer(plane + topOffset)
+                                let rowBytes = width &* inputBlock &* 4
+                                if firstRow <= 0 && 0 < endRow { d.0 = top.loadUnaligned(as: SIMD8<Float>.self) }
+                                if firstRow <= 1 && 1 < endRow { d.1 = top.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) }
+                                if firstRow <= 2 && 2 < endRow { d.2 = top.loadUnaligned(fromByteOffset: 2 &* rowBytes, as: SIMD8<Float>.self) }
+                                if firstRow <= 3 && 3 < endRow { d.3 = top.loadUnaligned(fromByteOffset: 3 &* rowBytes, as: SIMD8<Float>.self) }
+                                if firstRow <= 4 && 4 < endRow { d.4 = top.loadUnaligned(fromByteOffset: 4 &* rowBytes, as: SIMD8<Float>.self) }
+                                if firstRow <= 5 && 5 < endRow { d.5 = top.loadUnaligned(fromByteOffset: 5 &* rowBytes, as: SIMD8<Float>.self) }
+                            }
+                            let r = WinogradTransform.inputRow(d.0, d.1, d.2, d.3, d.4, d.5)
+                            columns[c] = r.0
+                            columns[spanColumns &+ c] = r.1
+                            columns[2 &* spanColumns &+ c] = r.2
+                            columns[3 &* spanColumns &+ c] = r.3
+                            columns[4 &* spanColumns &+ c] = r.4
+                            columns[5 &* spanColumns &+ c] = r.5
                         }
-                        let r = WinogradTransform.inputRow(d.0, d.1, d.2, d.3, d.4, d.5)
-                        columns[c] = r.0
-                        columns[spanColumns &+ c] = r.1
-                        columns[2 &* spanColumns &+ c] = r.2
-                        columns[3 &* spanColumns &+ c] = r.3
-                        columns[4 &* spanColumns &+ c] = r.4
-                        columns[5 &* spanColumns &+ c] = r.5
                     }
                     for across in 0..<(lastTile &- firstTile) {
                         let local = tile &+ across &- chunkStart
-                        let offset: Int = local &* inChannels &+ block &* 8
+                        let offset: Int = local &* inChannels &+ firstBlock &* 8
                         let column = UnsafeMutableRawPointer(transformed + offset)
                         for k in 0..<6 {
-                            let columnOffset: Int = k &* spanColumns &+ across &* 4
-                            let t = columns + columnOffset
-                            let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
                             let positionBytes: Int = k &* 6 &* positionStride &* 4
-                            let base = column + positionBytes
-                            WinogradGeometry.storePositions(r, at: base, positionStride: positionStride)
+                            let t = scratchBase + (k &* spanColumns &+ across &* 4)
+                            let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
+                            WinogradGeometry.storePositions(r, at: column + positionBytes, positionStride: positionStride)
+                            if groupBlocks == 2 {
+                                let u = t + blockColumns
+                                let q = WinogradTransform.inputRow(u[0], u[1], u[2], u[3], u[4], u[5])
+                                WinogradGeometry.storePositions(q, at: column + (positionBytes &+ 32), positionStride: positionStride)
+                            }
                         }
                     }
+                    firstBlock = firstBlock &+ groupBlocks
                 }
                 tile = tile &+ (lastTile &- firstTile)
             }
         }
     }
+
+    /// Channel blocks whose input transforms are written together: two blocks of 8 floats fill a
+    /// 64-byte cache line of a tile's row in each transformed position (`transformInput` writes
+    /// at most two per tile and position).
+    static let blocksPerGroup = 2
 
     /// Aᵀ M A for every tile in `tiles`, plus the bias and the ReLU, into the destination (where
     /// `placement` says), and with `placement.pools` the 2×2 max pooling of every pair of rows
