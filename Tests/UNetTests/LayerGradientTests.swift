@@ -31,12 +31,7 @@ import Testing
         let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
         let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: relu)
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
-        try harness.graph.runBackward()
-        #expect(relativeError(try harness.gradient(of: input), analytic.dx) < Self.oneDNNTolerance)
+        try Self.runAndCompare(harness, input: input, output: layer.output, y: y, outputGradient: r, dx: analytic.dx)
         #expect(relativeError(try kernelParameter.gradientValues().map(Double.init), analytic.dKernel) < Self.oneDNNTolerance)
         #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
@@ -69,12 +64,7 @@ import Testing
         let kernelParameter = try harness.parameter("test.up.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.up.bias", [outChannels], bias)
         let layer = try TransposedConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter)
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
-        try harness.graph.runBackward()
-        #expect(relativeError(try harness.gradient(of: input), analytic.dx) < Self.oneDNNTolerance)
+        try Self.runAndCompare(harness, input: input, output: layer.output, y: y, outputGradient: r, dx: analytic.dx)
         #expect(relativeError(try kernelParameter.gradientValues().map(Double.init), analytic.dKernel) < Self.oneDNNTolerance)
         #expect(relativeError(try biasParameter.gradientValues().map(Double.init), analytic.dBias) < Self.oneDNNTolerance)
     }
@@ -97,11 +87,8 @@ import Testing
     /// and, for the output gradient `outputGradient`, its input gradient with the reference `dx`.
     static func runAndCompare(_ harness: LayerHarness, input: Activation, output: Activation, y: [Double],
                               outputGradient: [Double], dx: [Double]) throws {
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(output.value), y) < oneDNNTolerance)
-        try harness.setGradient(outputGradient, of: output)
-        try harness.graph.runBackward()
+        let forward = try harness.forwardAndBackward(output, outputGradient: outputGradient)
+        #expect(relativeError(forward, y) < oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: input), dx) < oneDNNTolerance)
     }
 
@@ -199,11 +186,8 @@ import Testing
         let second = try harness.input(b, secondShape, tag: tag)
         let layer = try ConcatenationLayer(graph: harness.graph, firstChannels: firstChannels, second: second) { _ in first }
         #expect(layer.first !== layer.firstView)
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
-        try harness.graph.runBackward()
+        let forward = try harness.forwardAndBackward(layer.output, outputGradient: r)
+        #expect(relativeError(forward, y) < Self.oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: first), analytic.da) < Self.oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: second), analytic.db) < Self.oneDNNTolerance)
     }
@@ -236,11 +220,8 @@ import Testing
                                            destination: destination).output
         }
         #expect(layer.first === layer.firstView)
-        try harness.graph.buildBackward()
-        try harness.graph.runForward()
-        #expect(relativeError(try harness.read(layer.output.value), y) < Self.oneDNNTolerance)
-        try harness.setGradient(r, of: layer.output)
-        try harness.graph.runBackward()
+        let forward = try harness.forwardAndBackward(layer.output, outputGradient: r)
+        #expect(relativeError(forward, y) < Self.oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: second), split.db) < Self.oneDNNTolerance)
         #expect(relativeError(try harness.gradient(of: input), analytic.dx) < Self.oneDNNTolerance)
         #expect(relativeError(try kernelParameter.gradientValues().map(Double.init), analytic.dKernel) < Self.oneDNNTolerance)

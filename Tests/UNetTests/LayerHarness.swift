@@ -39,6 +39,17 @@ final class LayerHarness {
         try write(values, shape, into: graph.gradient(of: activation))
     }
 
+    /// Builds the backward pass, runs the graph forward, sets the gradient arriving at `output`
+    /// to `outputGradient` and runs it backward; `output`'s values after the forward pass.
+    func forwardAndBackward(_ output: Activation, outputGradient: [Double]) throws -> [Double] {
+        try graph.buildBackward()
+        try graph.runForward()
+        let values = try read(output.value)
+        try setGradient(outputGradient, of: output)
+        try graph.runBackward()
+        return values
+    }
+
     func gradient(of activation: Activation) throws -> [Double] {
         try read(graph.gradient(of: activation))
     }
