@@ -56,17 +56,17 @@ struct WinogradGeometry: Sendable {
 
     /// Bᵀ d B for every tile in `tiles`, into the chunk's transformed input. Tiles are taken a
     /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
-    /// two columns), then B across each tile. Channel blocks go in groups of `blocksPerGroup`,
-    /// so that each tile's stores into one position fill whole cache lines at once.
+    /// two columns), then B across each tile. Channel blocks go in pairs: two blocks of 8 floats
+    /// fill a 64-byte line of a tile's row in a transformed position, and storing them together
+    /// brings each line into the L1 cache once instead of twice.
     func transformInput(from input: UnsafeMutableRawPointer, into transformedInput: UnsafeMutableRawPointer, tiles: Range<Int>, chunkStart: Int) {
         let source = UnsafePointer(input.assumingMemoryBound(to: Float.self))
         let transformed = transformedInput.assumingMemoryBound(to: Float.self)
         let blocks = inChannels / 8
-        let group = WinogradGeometry.blocksPerGroup
         let positionStride = chunkTiles &* inChannels
         let columnsPerRow = tilesAcross &* 4 &+ 2
         let zero = SIMD8<Float>(repeating: 0)
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: group * 6 * columnsPerRow) { scratch in
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * 6 * columnsPerRow) { scratch in
             guard let scratchBase = scratch.baseAddress else { return }
             var tile = tiles.lowerBound
             while tile < tiles.upperBound {
@@ -79,10 +79,9 @@ struct WinogradGeometry: Sendable {
                 let blockColumns = 6 &* spanColumns
                 // Patch rows firstRow..<endRow lie inside the image; the others are zero padding.
                 let firstRow = max(0, -y0), endRow = min(6, height &- y0)
-                var firstBlock = 0
-                while firstBlock < blocks {
-                    let groupBlocks = min(group, blocks &- firstBlock)
-                    for member in 0..<groupBlocks {
+                for firstBlock in stride(from: 0, to: blocks, by: 2) {
+                    let pairBlocks = min(2, blocks &- firstBlock)
+                    for member in 0..<pairBlocks {
                         let planeOffset = WinogradGeometry.groupOrigin(image: image, group: firstBlock &+ member, channels: inChannels,
                                                                        block: inputBlock, pixels: height &* width)
                         let plane = source + planeOffset
@@ -119,24 +118,18 @@ struct WinogradGeometry: Sendable {
                             let t = scratchBase + (k &* spanColumns &+ across &* 4)
                             let r = WinogradTransform.inputRow(t[0], t[1], t[2], t[3], t[4], t[5])
                             WinogradGeometry.storePositions(r, at: column + positionBytes, positionStride: positionStride)
-                            if groupBlocks == 2 {
+                            if pairBlocks == 2 {
                                 let u = t + blockColumns
                                 let q = WinogradTransform.inputRow(u[0], u[1], u[2], u[3], u[4], u[5])
                                 WinogradGeometry.storePositions(q, at: column + (positionBytes &+ 32), positionStride: positionStride)
                             }
                         }
                     }
-                    firstBlock = firstBlock &+ groupBlocks
                 }
                 tile = tile &+ (lastTile &- firstTile)
             }
         }
     }
-
-    /// Channel blocks whose input transforms are written together: two blocks of 8 floats fill a
-    /// 64-byte cache line of a tile's row in each transformed position (`transformInput` writes
-    /// at most two per tile and position).
-    static let blocksPerGroup = 2
 
     /// Aᵀ M A for every tile in `tiles`, plus the bias and the ReLU, into the destination (where
     /// `placement` says), and with `placement.pools` the 2×2 max pooling of every pair of rows
