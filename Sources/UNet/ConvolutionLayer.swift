@@ -68,7 +68,14 @@ final class ConvolutionLayer: GraphLayer {
         if relu { steps.append(try graph.reluBackward(output: output, gradient: outputGradient, name: kernel.name)) }
         let outChannels = output.channels
         let size = geometry.kernel
-        do {
+        if PatchProductKernelGradient.applies(to: input, precision: precision, engine: graph.engine) {
+            let kernelSink = try graph.weightGradient(kernel, as: MemoryDescriptor(dims: [outChannels, input.channels, size, size], tag: dnnl_hwio))
+            let biasSink = try graph.weightGradient(bias, as: MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
+            let product = try PatchProductKernelGradient(engine: graph.engine, input: input, outputGradient: outputGradient,
+                                                         outChannels: outChannels, kernelSize: size)
+            steps.append(.host { try product.run(kernelGradient: kernelSink.memory, biasGradient: biasSink.memory) })
+            steps += kernelSink.then + biasSink.then
+        } else {
             var src = input.descriptor.raw
             var diffWeights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
             var diffBias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw

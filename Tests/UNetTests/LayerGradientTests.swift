@@ -8,9 +8,12 @@ import Testing
     static let referenceTolerance = 1e-6
     static let oneDNNTolerance = 1e-3
 
-    @Test(arguments: [(3, true, dnnl_nChw8c), (1, false, dnnl_nhwc)])
-    func convolution(kernelSize: Int, relu: Bool, tag: dnnl_format_tag_t) throws {
-        let shape = [2, 6, 6, 3]
+    /// 6×6 images take oneDNN's backward-weights convolution, 5×4 ones (at most 25 pixels) the
+    /// patch product (`PatchProductKernelGradient`).
+    @Test(arguments: [(3, true, dnnl_nChw8c, 6, 6), (1, false, dnnl_nhwc, 6, 6), (3, true, dnnl_nChw8c, 5, 4), (3, false, dnnl_nhwc, 5, 4),
+                      (1, true, dnnl_nChw8c, 4, 5)])
+    func convolution(kernelSize: Int, relu: Bool, tag: dnnl_format_tag_t, height: Int, width: Int) throws {
+        let shape = [2, height, width, 3]
         let outChannels = 5
         let kernelShape = [kernelSize, kernelSize, 3, outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 1)
