@@ -20,8 +20,7 @@ final class BinaryCrossEntropyLoss: GraphLayer {
         self.classWeights = classWeights.map(Float.init)
         let plain = try MemoryDescriptor.nhwc(logits.batch, logits.channels, logits.height, logits.width)
         hostLogits = try DNNLMemory(plain, engine: graph.engine)
-        let copy = try PrimitiveDescriptor.reorder(from: logits.descriptor, to: plain, engine: graph.engine)
-        graph.append(try PrimitiveCall(copy, [(ExecutionArgument.source, logits.value), (ExecutionArgument.destination, hostLogits)]))
+        graph.append(try PrimitiveCall.reorder(from: logits.value, to: hostLogits, engine: graph.engine))
         if graph.training {
             let gradient = try DNNLMemory(plain, engine: graph.engine)
             hostGradient = gradient
@@ -76,8 +75,6 @@ final class BinaryCrossEntropyLoss: GraphLayer {
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
         guard let hostGradient else { return [] }
         let sink = try graph.gradientSink(for: logits)
-        let copy = try PrimitiveDescriptor.reorder(from: hostGradient.descriptor, to: logits.descriptor, engine: graph.engine)
-        return [.primitive(try PrimitiveCall(copy, [(ExecutionArgument.source, hostGradient), (ExecutionArgument.destination, sink.memory)]))]
-            + sink.then
+        return [.primitive(try PrimitiveCall.reorder(from: hostGradient, to: sink.memory, engine: graph.engine))] + sink.then
     }
 }

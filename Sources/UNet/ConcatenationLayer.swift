@@ -46,7 +46,8 @@ final class ConcatenationLayer: GraphLayer {
             let view = try descriptor.submemory(dims: second.dims, offsets: [0, firstChannels, 0, 0])
             output = try graph.activation(descriptor)
             secondView = view
-            graph.append(try Self.copy(from: second.value, to: DNNLMemory(view: view, of: output.value, engine: graph.engine), graph: graph))
+            let destination = try DNNLMemory(view: view, of: output.value, engine: graph.engine)
+            graph.append(try PrimitiveCall.reorder(from: second.value, to: destination, engine: graph.engine))
         }
         firstView = try Activation(view: output.descriptor.submemory(dims: [second.batch, firstChannels, second.height, second.width],
                                                                       offsets: [0, 0, 0, 0]),
@@ -56,14 +57,9 @@ final class ConcatenationLayer: GraphLayer {
             guard first.dims == firstView.dims else {
                 throw UNetError("concatenation: the first part is \(first.dims), expected \(firstView.dims)")
             }
-            graph.append(try Self.copy(from: first.value, to: firstView.value, graph: graph))
+            graph.append(try PrimitiveCall.reorder(from: first.value, to: firstView.value, engine: graph.engine))
         }
         graph.add(self)
-    }
-
-    private static func copy(from source: DNNLMemory, to destination: DNNLMemory, graph: NetworkGraph) throws -> PrimitiveCall {
-        let reorder = try PrimitiveDescriptor.reorder(from: source.descriptor, to: destination.descriptor, engine: graph.engine)
-        return try PrimitiveCall(reorder, [(ExecutionArgument.source, source), (ExecutionArgument.destination, destination)])
     }
 
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
@@ -76,7 +72,7 @@ final class ConcatenationLayer: GraphLayer {
         if first !== firstView { copied.append((first, try graph.gradient(of: firstView))) }
         for (part, view) in copied where part.needsGradient {
             let sink = try graph.gradientSink(for: part)
-            steps.append(.primitive(try Self.copy(from: view, to: sink.memory, graph: graph)))
+            steps.append(.primitive(try PrimitiveCall.reorder(from: view, to: sink.memory, engine: graph.engine)))
             steps += sink.then
         }
         return steps

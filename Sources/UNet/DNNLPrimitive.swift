@@ -110,6 +110,12 @@ final class PrimitiveCall {
         self.memories = bindings.map(\.1)
     }
 
+    /// A copy of `source` into `destination`, converting between their layouts.
+    static func reorder(from source: DNNLMemory, to destination: DNNLMemory, engine: DNNLEngine) throws -> PrimitiveCall {
+        let descriptor = try PrimitiveDescriptor.reorder(from: source.descriptor, to: destination.descriptor, engine: engine)
+        return try PrimitiveCall(descriptor, [(ExecutionArgument.source, source), (ExecutionArgument.destination, destination)])
+    }
+
     func execute(on engine: DNNLEngine) throws {
         let status = arguments.withUnsafeBufferPointer {
             dnnl_primitive_execute(primitive, engine.stream, Int32($0.count), $0.baseAddress)

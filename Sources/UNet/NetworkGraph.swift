@@ -81,8 +81,7 @@ final class NetworkGraph {
         let key = ObjectIdentifier(parameter)
         if let copy = weightCopies[key]?.first(where: { $0.descriptor.sameLayout(as: descriptor) }) { return copy }
         let copy = try DNNLMemory(descriptor, engine: engine)
-        let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: descriptor, engine: engine)
-        weightRefreshSteps.append(.primitive(try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, copy)])))
+        weightRefreshSteps.append(.primitive(try PrimitiveCall.reorder(from: master, to: copy, engine: engine)))
         weightCopies[key, default: []].append(copy)
         return copy
     }
@@ -93,8 +92,7 @@ final class NetworkGraph {
         guard let gradient = parameter.gradient else { throw UNetError("parameter \(parameter.name) is not trainable") }
         if gradient.descriptor.sameLayout(as: descriptor) { return (gradient, []) }
         let scratch = try DNNLMemory(descriptor, engine: engine)
-        let reorder = try PrimitiveDescriptor.reorder(from: descriptor, to: gradient.descriptor, engine: engine)
-        return (scratch, [.primitive(try PrimitiveCall(reorder, [(ExecutionArgument.source, scratch), (ExecutionArgument.destination, gradient)]))])
+        return (scratch, [.primitive(try PrimitiveCall.reorder(from: scratch, to: gradient, engine: engine))])
     }
 
     func runForward() throws {

@@ -131,9 +131,7 @@ final class ParameterTensor {
 extension DNNLEngine {
     /// Converts one memory into another's layout now (for parameter exchange, not per step).
     func reorder(_ source: DNNLMemory, into destination: DNNLMemory) throws {
-        let descriptor = try PrimitiveDescriptor.reorder(from: source.descriptor, to: destination.descriptor, engine: self)
-        let call = try PrimitiveCall(descriptor, [(ExecutionArgument.source, source), (ExecutionArgument.destination, destination)])
-        try call.execute(on: self)
+        try PrimitiveCall.reorder(from: source, to: destination, engine: self).execute(on: self)
         try wait()
     }
 }

@@ -37,8 +37,7 @@ final class PatchProductKernelGradient {
             // A view's data pointer is its parent's start, so a view is always copied.
             if memory.descriptor.sameLayout(as: plain) && memory.descriptor.raw.offset0 == 0 { return memory }
             let copy = try DNNLMemory(plain, engine: engine)
-            let reorder = try PrimitiveDescriptor.reorder(from: memory.descriptor, to: plain, engine: engine)
-            copies.append(try PrimitiveCall(reorder, [(ExecutionArgument.source, memory), (ExecutionArgument.destination, copy)]))
+            copies.append(try PrimitiveCall.reorder(from: memory, to: copy, engine: engine))
             return copy
         }
         self.input = try channelLast(input.value, channels: input.channels)

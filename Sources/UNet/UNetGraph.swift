@@ -44,8 +44,7 @@ final class UNetGraph {
         hostInput = try DNNLMemory(.nhwc(batch, config.nChannels, height, width), engine: engine)
         let inputLayout = try ConvolutionLayer.preferredSource(graph: graph, dims: inputDims, outChannels: config.encoderFilters(1), kernelSize: 3)
         var x = try graph.activation(inputLayout, needsGradient: false)
-        let copy = try PrimitiveDescriptor.reorder(from: hostInput.descriptor, to: inputLayout, engine: engine)
-        graph.append(try PrimitiveCall(copy, [(ExecutionArgument.source, hostInput), (ExecutionArgument.destination, x.value)]))
+        graph.append(try PrimitiveCall.reorder(from: hostInput, to: x.value, engine: engine))
 
         let depth = config.depth
         /// Channels of decoder level j's upsampled tensor, the first part of its concatenation.

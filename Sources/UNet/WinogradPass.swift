@@ -52,8 +52,7 @@ final class WinogradPass {
             kernelCopy = nil
         } else {
             kernelStaging = try DNNLMemory(kernelLayout, engine: engine)
-            let reorder = try PrimitiveDescriptor.reorder(from: master.descriptor, to: kernelLayout, engine: engine)
-            kernelCopy = try PrimitiveCall(reorder, [(ExecutionArgument.source, master), (ExecutionArgument.destination, kernelStaging)])
+            kernelCopy = try PrimitiveCall.reorder(from: master, to: kernelStaging, engine: engine)
         }
 
         descriptors = [
