@@ -41,6 +41,9 @@ let package = Package(
             linkerSettings: [.linkedLibrary("gomp")]
         ),
 
+        // The Winograd passes' matrix products: AVX2 intrinsics, compiled for AVX2 function by function.
+        .target(name: "CPanelProduct"),
+
         .target(
             name: "Raster",
             dependencies: ["CTIFF", "CPNG", .product(name: "Yams", package: "Yams")]
@@ -51,7 +54,7 @@ let package = Package(
         ),
         .target(
             name: "UNet",
-            dependencies: ["CDNNL", "COpenMP"]
+            dependencies: ["CDNNL", "COpenMP", "CPanelProduct"]
         ),
         .target(
             name: "Pipeline",

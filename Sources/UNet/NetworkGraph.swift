@@ -15,6 +15,9 @@ final class NetworkGraph {
     private var weightCopies: [ObjectIdentifier: [DNNLMemory]] = [:]
     /// Scratch shared by the Winograd passes of this graph, which run one at a time.
     private(set) lazy var winogradWorkspace = WinogradWorkspace(engine: engine)
+    /// Whether Winograd layers built from now on multiply by `PanelProduct` (where it is
+    /// preferred) or by oneDNN's matmul; tests turn it off to run the other path on this CPU.
+    var winogradPanelProducts = PanelProduct.preferred()
 
     init(engine: DNNLEngine, training: Bool, precision: Precision = .f32, dropoutGenerator: DropoutGenerator) {
         self.engine = engine

@@ -2,8 +2,9 @@ import CDNNL
 
 /// A 3×3 "same" convolution with bias and ReLU by Winograd's F(4×4, 3×3): the input is cut into
 /// 4×4-output tiles, each tile's 6×6 patch transformed (`WinogradTransform`), the 36 transformed
-/// positions multiplied by the transformed kernels as 36 matrix products (a oneDNN batched
-/// matmul), and the results transformed back with the bias and ReLU applied (`WinogradPass`).
+/// positions multiplied by the transformed kernels as 36 matrix products (`PanelProduct`, or
+/// oneDNN's batched matmul on AVX-512 CPUs), and the results transformed back with the bias and
+/// ReLU applied (`WinogradPass`).
 ///
 /// oneDNN 2.6 has Winograd only for AVX-512; this layer brings it to every CPU. In training, the
 /// input gradient is a Winograd convolution too (of the output gradient with the rotated kernel),
@@ -115,7 +116,8 @@ final class WinogradConvolutionLayer: GraphLayer {
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                    inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks, relu: relu,
                                    kernel: kernel, kernelLayout: plain, rotated: false,
-                                   workspace: graph.winogradWorkspace, keepsKernel: !graph.training, placement: placement)
+                                   workspace: graph.winogradWorkspace, keepsKernel: !graph.training,
+                                   panelProducts: graph.winogradPanelProducts, placement: placement)
         graph.append(.host { [unowned self] in
             guard let biasValues = self.bias.master else { throw UNetError("parameter \(self.bias.name) has no values") }
             try self.forward.run(source: self.input.value, destination: self.output.value, bias: biasValues,
@@ -163,7 +165,8 @@ final class WinogradConvolutionLayer: GraphLayer {
                                                 inChannels: outChannels, outChannels: inChannels,
                                                 channelBlocks: (channelBlocks.output, channelBlocks.input), relu: false,
                                                 kernel: kernel, kernelLayout: swapped, rotated: true,
-                                                workspace: graph.winogradWorkspace, keepsKernel: false)
+                                                workspace: graph.winogradWorkspace, keepsKernel: false,
+                                                panelProducts: graph.winogradPanelProducts)
             let sink = try graph.gradientSink(for: input)
             steps.append(.host { try backwardData.run(source: outputGradient, destination: sink.memory, bias: nil) })
             steps += sink.then

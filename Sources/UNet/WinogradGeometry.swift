@@ -267,6 +267,7 @@ extension WinogradGeometry {
 struct WinogradBuffers: @unchecked Sendable {
     let source: UnsafeMutableRawPointer
     let destination: UnsafeMutableRawPointer
+    let transformedKernel: UnsafeMutableRawPointer
     let transformedInput: UnsafeMutableRawPointer
     let products: UnsafeMutableRawPointer
     /// Nil for a convolution without bias (the backward-data one).

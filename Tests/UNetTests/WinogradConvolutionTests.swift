@@ -11,6 +11,10 @@ import Testing
     /// coefficient gives errors of order 1.
     static let tolerance = 2e-5
 
+    /// The matrix products each layer test runs with: `PanelProduct` where this CPU has AVX2, and
+    /// oneDNN's matmul, which AVX-512 CPUs use.
+    static let products = PanelProduct.supported ? [true, false] : [false]
+
     @Test func kernelTransformReproducesADirectConvolutionOfOnePatch() {
         // One 6×6 patch and one kernel: Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A must equal the 4×4 correlation.
         let g = randomValues(9, seed: 11)
@@ -40,8 +44,9 @@ import Testing
         ([3, 9, 8, 16], 24, true, dnnl_nChw8c),      // an odd height
         ([2, 11, 13, 32], 16, true, dnnl_nChw16c),   // AVX-512's blocking, kept for the output
         ([1, 9, 10, 16], 24, false, dnnl_nChw16c),   // 16-blocked input, 8-blocked output
-    ])
-    func matchesTheReferenceConvolution(shape: [Int], outChannels: Int, relu: Bool, tag: dnnl_format_tag_t) throws {
+    ], Self.products)
+    func matchesTheReferenceConvolution(case: ([Int], Int, Bool, dnnl_format_tag_t), panels: Bool) throws {
+        let (shape, outChannels, relu, tag) = `case`
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 21)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 22).map { $0 * 0.3 }
@@ -49,6 +54,7 @@ import Testing
         let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
 
         let harness = try LayerHarness(training: false)
+        harness.graph.winogradPanelProducts = panels
         let input = try harness.input(x, shape, tag: tag)
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
                                                  kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
@@ -168,9 +174,9 @@ import Testing
         ([2, 8, 11, 16], 24, true, true, dnnl_nChw8c),
         ([2, 9, 10, 32], 16, true, true, dnnl_nChw16c),
         ([1, 10, 8, 16], 24, false, false, dnnl_nChw16c),  // 16-blocked input, 8-blocked output
-    ])
-    func trainingGradientsMatchTheReference(shape: [Int], outChannels: Int, relu: Bool, accumulates: Bool,
-                                            tag: dnnl_format_tag_t) throws {
+    ], Self.products)
+    func trainingGradientsMatchTheReference(case: ([Int], Int, Bool, Bool, dnnl_format_tag_t), panels: Bool) throws {
+        let (shape, outChannels, relu, accumulates, tag) = `case`
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 51)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 52).map { $0 * 0.3 }
@@ -181,6 +187,7 @@ import Testing
         let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: relu)
 
         let harness = try LayerHarness(training: true)
+        harness.graph.winogradPanelProducts = panels
         let input = try harness.input(x, shape, tag: tag)
         let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
