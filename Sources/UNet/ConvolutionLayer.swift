@@ -69,12 +69,15 @@ final class ConvolutionLayer: GraphLayer {
         let outChannels = output.channels
         let size = geometry.kernel
         if PatchProductKernelGradient.applies(to: input, precision: precision, engine: graph.engine) {
-            let kernelSink = try graph.weightGradient(kernel, as: MemoryDescriptor(dims: [outChannels, input.channels, size, size], tag: dnnl_hwio))
+            let kernelSink = try StagedWeightGradient(kernel, as: MemoryDescriptor(dims: [outChannels, input.channels, size, size], tag: dnnl_hwio),
+                                                      graph: graph)
             let biasSink = try graph.weightGradient(bias, as: MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
             let product = try PatchProductKernelGradient(engine: graph.engine, input: input, outputGradient: outputGradient,
                                                          outChannels: outChannels, kernelSize: size)
-            steps.append(.host { try product.run(kernelGradient: kernelSink.memory, biasGradient: biasSink.memory) })
-            steps += kernelSink.then + biasSink.then
+            steps.append(.host {
+                try kernelSink.write { try product.run(kernelGradient: $0, biasGradient: biasSink.memory) }
+            })
+            steps += biasSink.then
         } else {
             var src = input.descriptor.raw
             var diffWeights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
