@@ -8,8 +8,9 @@ import CPanelProduct
 /// The kernel transform writes the transformed kernels (B) straight into panels, so no product
 /// packs them; A (the transformed input) is read as the input transform wrote it, and only the
 /// chunk's tiles are multiplied. oneDNN 2.6's batched matmul packs B on every call and always
-/// multiplies a whole chunk. Timed inside a training step, the products took 0.78–0.81 of
-/// oneDNN's time in all, 0.5–0.7 for the 10×10 level's 9–75 MB kernels (`docs/performance.md`).
+/// multiplies a whole chunk. Timed inside predict and training steps, the products took
+/// 0.69–0.81 of oneDNN's time in all, 0.5–0.8 for the 10×10 level's 37–75 MB kernels
+/// (`docs/performance.md`).
 struct PanelProduct: Sendable {
     /// Products in the batch.
     let count: Int
@@ -25,6 +26,7 @@ struct PanelProduct: Sendable {
         return supported && dnnl_get_effective_cpu_isa().rawValue & avx512 != avx512
     }
 
+    /// Whether this CPU can run the kernel at all: it has AVX2 and FMA.
     static let supported = panel_product_supported() != 0
 
     var panels: Int { (columns + 15) / 16 }
