@@ -74,8 +74,9 @@ import Testing
         ([1, 10, 14, 24], 16, dnnl_nChw8c),
         ([3, 9, 11, 16], 24, dnnl_nChw8c),
         ([2, 11, 13, 32], 16, dnnl_nChw16c),
-    ])
-    func writesIntoAConcatenationAndPools(shape: [Int], outChannels: Int, tag: dnnl_format_tag_t) throws {
+    ], Self.products)
+    func writesIntoAConcatenationAndPools(case: ([Int], Int, dnnl_format_tag_t), panels: Bool) throws {
+        let (shape, outChannels, tag) = `case`
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 24)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 25).map { $0 * 0.3 }
@@ -85,6 +86,7 @@ import Testing
         let expectedPooling = ReferenceLayers.maxPool(expected, outputShape).y
 
         let harness = try LayerHarness(training: false)
+        harness.graph.winogradPanelProducts = panels
         let input = try harness.input(x, shape, tag: tag)
         let block = try #require(WinogradConvolutionLayer.outputBlock(input: input, outChannels: outChannels))
         let skipDims = [shape[0], outChannels, shape[1], shape[2]]
