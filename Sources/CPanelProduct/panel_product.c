@@ -101,3 +101,51 @@ TARGET void panel_product(long rows, long depth, long columns, const float *a, l
         }
     }
 }
+
+/* Four rows of D (input channels r..r+3, adjacent within one 8-channel block of V) by 16 or 8
+   columns (one or two 8-channel blocks of W): 8 or 4 accumulators. Every row of both blocks is
+   a contiguous 32 bytes, so neither operand needs packing. */
+TARGET static inline void gradient_tile(long depth, const float *v, const float *w0, const float *w1, float *d,
+                                        long ldd, int accumulate) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    if (w1) {
+#pragma clang loop unroll_count(4)
+        for (long k = 0; k < depth; k++) {
+            __m256 b0 = _mm256_loadu_ps(w0 + 8 * k), b1 = _mm256_loadu_ps(w1 + 8 * k), x;
+            const float *a = v + 8 * k;
+            x = _mm256_broadcast_ss(a); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+            x = _mm256_broadcast_ss(a + 1); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+            x = _mm256_broadcast_ss(a + 2); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+            x = _mm256_broadcast_ss(a + 3); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+        }
+    } else {
+        for (long k = 0; k < depth; k++) {
+            __m256 b0 = _mm256_loadu_ps(w0 + 8 * k);
+            const float *a = v + 8 * k;
+            c00 = _mm256_fmadd_ps(_mm256_broadcast_ss(a), b0, c00);
+            c10 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 1), b0, c10);
+            c20 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 2), b0, c20);
+            c30 = _mm256_fmadd_ps(_mm256_broadcast_ss(a + 3), b0, c30);
+        }
+    }
+    long rows = 4;
+    float *c = d;
+    long ldc = ldd;
+    STORE(0, c00) STORE(1, c10) STORE(2, c20) STORE(3, c30)
+    if (w1) {
+        c += 8;
+        STORE(0, c01) STORE(1, c11) STORE(2, c21) STORE(3, c31)
+    }
+}
+
+TARGET void blocked_gradient_product(long in_channels, long out_channels, long depth, long block_stride, const float *v,
+                                     const float *w, float *d, long first_pair, long end_pair, int accumulate) {
+    for (long pair = first_pair; pair < end_pair; pair++) {
+        const float *w0 = w + 2 * pair * block_stride;
+        const float *w1 = 16 * pair + 8 < out_channels ? w0 + block_stride : 0;
+        for (long i = 0; i < in_channels; i += 4) {
+            gradient_tile(depth, v + (i / 8) * block_stride + i % 8, w0, w1, d + i * out_channels + 16 * pair, out_channels,
+                          accumulate);
+        }
+    }
+}

@@ -111,7 +111,7 @@ final class WinogradConvolutionLayer: GraphLayer {
         kernelGradient = graph.training
             ? try WinogradKernelGradient(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                          inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks,
-                                         workspace: graph.winogradWorkspace)
+                                         workspace: graph.winogradWorkspace, panelProducts: graph.winogradPanelProducts)
             : nil
         forward = try WinogradPass(engine: engine, batch: input.batch, height: input.height, width: input.width,
                                    inChannels: inChannels, outChannels: outChannels, channelBlocks: channelBlocks, relu: relu,

@@ -10,6 +10,17 @@ struct WinogradGeometry: Sendable {
     let inputBlock: Int, outputBlock: Int
     /// Where the output transform writes.
     var placement = WinogradOutputPlacement()
+    /// How the transformed input and the transformed output gradient hold a position's tiles:
+    /// row by row, [chunk, channels] (what oneDNN's matmul reads), or, when true, by blocks of 8
+    /// channels, [channels / 8, chunk, 8] (what `BlockedGradientProduct` reads).
+    var channelBlocked = false
+
+    /// Floats between two tiles and between two 8-channel blocks of one tile, within one
+    /// position of a transformed tensor of `channels` channels.
+    @inline(__always)
+    func strides(channels: Int) -> (tile: Int, block: Int) {
+        channelBlocked ? (8, chunkTiles &* 8) : (channels, 8)
+    }
 
     /// Visits the tiles in chunks of at most `chunkTiles`, with the number of parts to split each
     /// chunk into over the thread team (one per thread, fewer for a chunk with fewer tiles).
@@ -58,12 +69,14 @@ struct WinogradGeometry: Sendable {
     /// row at a time: Bᵀ runs down each input column of the row once (neighbouring tiles share
     /// two columns), then B across each tile. Channel blocks go in pairs: two blocks of 8 floats
     /// fill a 64-byte line of a tile's row in a transformed position, and storing them together
-    /// brings each line into the L1 cache once instead of twice.
+    /// brings each line into the L1 cache once instead of twice. (Stored `channelBlocked`, a
+    /// line holds one block of two neighbouring tiles instead.)
     func transformInput(from input: UnsafeMutableRawPointer, into transformedInput: UnsafeMutableRawPointer, tiles: Range<Int>, chunkStart: Int) {
         let source = UnsafePointer(input.assumingMemoryBound(to: Float.self))
         let transformed = transformedInput.assumingMemoryBound(to: Float.self)
         let blocks = inChannels / 8
         let positionStride = chunkTiles &* inChannels
+        let (tileStride, blockStride) = strides(channels: inChannels)
         let columnsPerRow = tilesAcross &* 4 &+ 2
         let zero = SIMD8<Float>(repeating: 0)
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 2 * 6 * columnsPerRow) { scratch in
@@ -111,7 +124,7 @@ struct WinogradGeometry: Sendable {
                     }
                     for across in 0..<(lastTile &- firstTile) {
                         let local = tile &+ across &- chunkStart
-                        let offset: Int = local &* inChannels &+ firstBlock &* 8
+                        let offset: Int = local &* tileStride &+ firstBlock &* blockStride
                         let column = UnsafeMutableRawPointer(transformed + offset)
                         for k in 0..<6 {
                             let positionBytes: Int = k &* 6 &* positionStride &* 4
@@ -121,7 +134,7 @@ struct WinogradGeometry: Sendable {
                             if pairBlocks == 2 {
                                 let u = t + blockColumns
                                 let q = WinogradTransform.inputRow(u[0], u[1], u[2], u[3], u[4], u[5])
-                                WinogradGeometry.storePositions(q, at: column + (positionBytes &+ 32), positionStride: positionStride)
+                                WinogradGeometry.storePositions(q, at: column + (positionBytes &+ blockStride &* 4), positionStride: positionStride)
                             }
                         }
                     }
@@ -221,6 +234,7 @@ extension WinogradGeometry {
         let gradient = UnsafeRawPointer(outputGradient)
         let blocks = outChannels / 8
         let positionStride = chunkTiles &* outChannels
+        let (tileStride, blockStride) = strides(channels: outChannels)
         let zero = SIMD8<Float>(repeating: 0)
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { scratch in
             guard let t = scratch.baseAddress else { return }
@@ -247,7 +261,7 @@ extension WinogradGeometry {
                         let r = WinogradTransform.outputGradientRow(y.0, y.1, y.2, y.3)
                         t[b] = r.0; t[4 &+ b] = r.1; t[8 &+ b] = r.2; t[12 &+ b] = r.3; t[16 &+ b] = r.4; t[20 &+ b] = r.5
                     }
-                    let offset: Int = (local &* outChannels &+ block &* 8) &* 4
+                    let offset: Int = (local &* tileStride &+ block &* blockStride) &* 4
                     let column = transformedGradient + offset
                     for i in 0..<6 {
                         let r = WinogradTransform.outputGradientRow(t[i &* 4], t[i &* 4 &+ 1], t[i &* 4 &+ 2], t[i &* 4 &+ 3])

@@ -3,8 +3,9 @@ import CDNNL
 /// The kernel and bias gradients of a 3×3 "same" convolution by Winograd's F(4×4, 3×3), the
 /// adjoint of `WinogradPass`'s forward computation Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A: for each chunk of
 /// tiles, the input is transformed as in the forward pass (V = Bᵀ d B) and the output gradient
-/// by A (∂L/∂Y) Aᵀ; one oneDNN batched matmul [36, in, tiles]×[36, tiles, out] writes the first
-/// chunk's products into ∂L/∂U and adds every later chunk's; at the end the kernel gradient is Gᵀ (∂L/∂U) G. Per tile that is 36
+/// by A (∂L/∂Y) Aᵀ; 36 matrix products [in, tiles]×[tiles, out] (`BlockedGradientProduct`, or
+/// on AVX-512 CPUs one oneDNN batched matmul) write the first chunk's products into ∂L/∂U and
+/// add every later chunk's; at the end the kernel gradient is Gᵀ (∂L/∂U) G. Per tile that is 36
 /// products per channel pair where a direct backward-weights convolution does 144.
 ///
 /// The bias gradient, the sum of the output gradient, falls out of the output-gradient transform.
@@ -16,15 +17,20 @@ final class WinogradKernelGradient {
     /// gradient as [36, chunk, out]: views of the graph's shared workspace.
     private let descriptors: [MemoryDescriptor]
     private let workspace: WinogradWorkspace
-    private var matmul: WinogradGradientMatmul?
+    /// The products by our own kernel, the transformed tensors stored by blocks of 8 channels;
+    /// nil for oneDNN's matmul.
+    private let blockedProduct: BlockedGradientProduct?
+    private var memories: WinogradGradientMemories?
     /// Per-thread sums of the output gradient, one row of `outChannels` per thread.
     private var biasSums: [SIMD8<Float>]
 
     /// `channelBlocks`: channels per block of the input's and the output gradient's layout (8 or
     /// 16). `maximumChunkTiles` caps the tiles per chunk below the cache-sized default (tests use
-    /// it to run several chunks on small tensors).
+    /// it to run several chunks on small tensors). `panelProducts`: multiply by
+    /// `BlockedGradientProduct` rather than oneDNN's matmul.
     init(engine: DNNLEngine, batch: Int, height: Int, width: Int, inChannels: Int, outChannels: Int,
-         channelBlocks: (input: Int, output: Int), workspace: WinogradWorkspace, maximumChunkTiles: Int = .max) throws {
+         channelBlocks: (input: Int, output: Int), workspace: WinogradWorkspace, panelProducts: Bool,
+         maximumChunkTiles: Int = .max) throws {
         let side = WinogradTransform.outputSide, positions = WinogradTransform.positions
         self.engine = engine
         let tilesDown = (height + side - 1) / side
@@ -33,7 +39,9 @@ final class WinogradKernelGradient {
         let chunkTiles = min(tileCount, maximumChunkTiles, WinogradPass.chunkTiles(inChannels: inChannels, outChannels: outChannels))
         geometry = WinogradGeometry(height: height, width: width, inChannels: inChannels, outChannels: outChannels,
                                     tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: false,
-                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output)
+                                    inputBlock: channelBlocks.input, outputBlock: channelBlocks.output,
+                                    channelBlocked: panelProducts)
+        blockedProduct = panelProducts ? BlockedGradientProduct(inChannels: inChannels, outChannels: outChannels, chunkTiles: chunkTiles) : nil
         descriptors = [
             try MemoryDescriptor(dims: [positions, inChannels, outChannels], tag: dnnl_abc),
             try MemoryDescriptor(dims: [positions, chunkTiles, inChannels], tag: dnnl_abc),
@@ -49,23 +57,25 @@ final class WinogradKernelGradient {
     /// ReLU's) is `outputGradient`, in the channel blocks given at initialisation.
     func run(input: DNNLMemory, outputGradient: DNNLMemory, kernelGradient: DNNLMemory, biasGradient: DNNLMemory) throws {
         let shape = geometry
-        let matmul: WinogradGradientMatmul
-        if let existing = self.matmul {
-            matmul = existing
+        let memories: WinogradGradientMemories
+        if let existing = self.memories {
+            memories = existing
         } else {
-            matmul = try WinogradGradientMatmul(workspace.views(descriptors).compactMap { $0 }, geometry: shape,
-                                                tileCount: tileCount, engine: engine)
-            self.matmul = matmul
+            memories = try WinogradGradientMemories(workspace.views(descriptors).compactMap { $0 }, geometry: shape, tileCount: tileCount,
+                                                    usesMatmul: blockedProduct == nil, engine: engine)
+            self.memories = memories
         }
-        let transformedKernel = matmul.kernelGradient.data
+        let transformedKernel = memories.kernelGradient.data
+        let blockedProduct = blockedProduct
         let threads = max(1, OpenMPLoop.threads)
         let blocks = shape.outChannels / 8
         try biasSums.withUnsafeMutableBufferPointer { sums in
             guard let sumsBase = sums.baseAddress else { return }
             sumsBase.update(repeating: SIMD8(repeating: 0), count: sums.count)
             let buffers = WinogradGradientBuffers(input: input.data, outputGradient: outputGradient.data,
-                                                  transformedInput: matmul.transformedInput.data,
-                                                  transformedGradient: matmul.transformedGradient.data, biasSums: sumsBase)
+                                                  transformedInput: memories.transformedInput.data,
+                                                  transformedGradient: memories.transformedGradient.data,
+                                                  kernelGradient: transformedKernel, biasSums: sumsBase)
             try shape.forEachChunk(tileCount: tileCount) { range, parts in
                 OpenMPLoop.forEach(parts) { part in
                     let tiles = range.split(part, of: parts)
@@ -73,9 +83,17 @@ final class WinogradKernelGradient {
                     shape.transformOutputGradient(from: buffers.outputGradient, into: buffers.transformedGradient,
                                                   biasSums: buffers.biasSums + part * blocks, tiles: tiles, chunkStart: range.lowerBound)
                 }
-                let call = range.lowerBound == 0 ? matmul.firstChunk : range.count == shape.chunkTiles ? matmul.laterChunk : matmul.lastChunk
-                try call?.execute(on: engine)
-                try engine.wait()
+                if let blockedProduct {
+                    let accumulate = range.lowerBound > 0
+                    OpenMPLoop.forEach(threads) { part in
+                        blockedProduct.multiply(depth: range.count, v: buffers.transformedInput, w: buffers.transformedGradient,
+                                                gradient: buffers.kernelGradient, accumulate: accumulate, part: part, of: threads)
+                    }
+                } else if let matmul = memories.matmul {
+                    let call = range.lowerBound == 0 ? matmul.firstChunk : range.count == shape.chunkTiles ? matmul.laterChunk : matmul.lastChunk
+                    try call?.execute(on: engine)
+                    try engine.wait()
+                }
             }
             let bias = biasGradient.data.assumingMemoryBound(to: Float.self)
             for block in 0..<blocks {
@@ -141,13 +159,26 @@ final class WinogradKernelGradient {
     private static let group = 16
 }
 
+/// The memories of a `WinogradKernelGradient` (∂L/∂U, the transformed input and the transformed
+/// gradient), and oneDNN's matmuls over them when the gradient uses those.
+private struct WinogradGradientMemories {
+    let kernelGradient: DNNLMemory
+    let transformedInput: DNNLMemory
+    let transformedGradient: DNNLMemory
+    let matmul: WinogradGradientMatmul?
+
+    /// `memories`: ∂L/∂U, the transformed input and the transformed gradient, in that order.
+    init(_ memories: [DNNLMemory], geometry: WinogradGeometry, tileCount: Int, usesMatmul: Bool, engine: DNNLEngine) throws {
+        guard memories.count == 3 else { throw UNetError("a Winograd kernel gradient needs 3 memories, got \(memories.count)") }
+        (kernelGradient, transformedInput, transformedGradient) = (memories[0], memories[1], memories[2])
+        matmul = usesMatmul ? try WinogradGradientMatmul(memories, geometry: geometry, tileCount: tileCount, engine: engine) : nil
+    }
+}
+
 /// The matmuls of a chunk's products, [36, in, rows] (the transformed input read transposed) ×
 /// [36, rows, out]: the first chunk's overwrites ∂L/∂U, later ones add to it by a sum post-op.
 /// The shorter last chunk has its own, since its rows beyond its tiles hold another chunk's values.
 private struct WinogradGradientMatmul {
-    let kernelGradient: DNNLMemory
-    let transformedInput: DNNLMemory
-    let transformedGradient: DNNLMemory
     let firstChunk: PrimitiveCall?
     /// Whole chunks after the first; nil when there are none.
     let laterChunk: PrimitiveCall?
@@ -156,8 +187,6 @@ private struct WinogradGradientMatmul {
 
     /// `memories`: ∂L/∂U, the transformed input and the transformed gradient, in that order.
     init(_ memories: [DNNLMemory], geometry: WinogradGeometry, tileCount: Int, engine: DNNLEngine) throws {
-        guard memories.count == 3 else { throw UNetError("a Winograd gradient matmul needs 3 memories, got \(memories.count)") }
-        (kernelGradient, transformedInput, transformedGradient) = (memories[0], memories[1], memories[2])
         let chunk = geometry.chunkTiles, last = tileCount % chunk
         firstChunk = try WinogradGradientMatmul.call(rows: min(chunk, tileCount), accumulates: false, geometry: geometry,
                                                      memories: memories, engine: engine)
@@ -189,11 +218,13 @@ private struct WinogradGradientMatmul {
 /// The buffers of one Winograd kernel gradient, for the transform threads.
 /// `@unchecked Sendable`: `WinogradKernelGradient.run` keeps every buffer alive while it waits for
 /// the threads; they only read the input and gradient, write disjoint tiles of the transformed
-/// buffers, and each its own row of bias sums.
+/// buffers, disjoint columns of ∂L/∂U, and each its own row of bias sums.
 private struct WinogradGradientBuffers: @unchecked Sendable {
     let input: UnsafeMutableRawPointer
     let outputGradient: UnsafeMutableRawPointer
     let transformedInput: UnsafeMutableRawPointer
     let transformedGradient: UnsafeMutableRawPointer
+    /// ∂L/∂U, which `BlockedGradientProduct` writes.
+    let kernelGradient: UnsafeMutableRawPointer
     let biasSums: UnsafeMutablePointer<SIMD8<Float>>
 }

@@ -214,8 +214,9 @@ import Testing
     /// The kernel and bias gradients over several chunks of tiles, the last one shorter (its
     /// matmul must not add the rows a previous chunk left behind) or not, against the Float64
     /// reference.
-    @Test(arguments: [(16, 8), (7, 16), (8, 8)])   // 40 tiles: 16 + 16 + 8, 5 × 7 + 5, and 5 × 8
-    func kernelGradientOverSeveralChunksMatchesTheReference(chunkTiles: Int, channelBlock: Int) throws {
+    @Test(arguments: [(16, 8), (7, 16), (8, 8)], Self.products)   // 40 tiles: 16 + 16 + 8, 5 × 7 + 5, and 5 × 8
+    func kernelGradientOverSeveralChunksMatchesTheReference(chunking: (Int, Int), panels: Bool) throws {
+        let (chunkTiles, channelBlock) = chunking
         let shape = [2, 13, 18, 16], outChannels = 32
         let tag = channelBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c
         let kernelShape = [3, 3, shape[3], outChannels]
@@ -230,7 +231,8 @@ import Testing
         let outputGradient = try harness.input(dy, [shape[0], shape[1], shape[2], outChannels], tag: tag)
         let gradient = try WinogradKernelGradient(engine: harness.engine, batch: shape[0], height: shape[1], width: shape[2],
                                                   inChannels: shape[3], outChannels: outChannels,
-                                                  channelBlocks: (channelBlock, channelBlock), workspace: harness.graph.winogradWorkspace, maximumChunkTiles: chunkTiles)
+                                                  channelBlocks: (channelBlock, channelBlock), workspace: harness.graph.winogradWorkspace,
+                                                  panelProducts: panels, maximumChunkTiles: chunkTiles)
         #expect(gradient.geometry.chunkTiles == chunkTiles)
         let kernelGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels, shape[3], 3, 3], tag: dnnl_hwio), engine: harness.engine)
         let biasGradient = try DNNLMemory(MemoryDescriptor(dims: [outChannels], tag: dnnl_x), engine: harness.engine)

@@ -15,4 +15,17 @@ int panel_product_supported(void);
 void panel_product(long rows, long depth, long columns, const float *a, long lda, const float *panels,
                    float *c, long ldc, long first_panel, long end_panel);
 
+/* D (+)= Vᵀ·W over `depth` rows, for column pairs [first_pair, end_pair) of D: the kernel
+   gradient of a Winograd position, D[i][o] = Σ_k V[k][i]·W[k][o].
+
+   V (depth × in_channels) and W (depth × out_channels) are stored by blocks of 8 channels:
+   channel c of row k at (c / 8)·block_stride + 8·k + c % 8 floats (block_stride at least
+   8·depth). D is in_channels × out_channels, row-major. A column pair is 16 output channels
+   (the last one 8 when out_channels is an odd multiple of 8); in_channels is a multiple of 8.
+   With `accumulate` 1 the product is added to D, else it replaces it.
+
+   Call only where panel_product_supported() returned 1. */
+void blocked_gradient_product(long in_channels, long out_channels, long depth, long block_stride, const float *v,
+                              const float *w, float *d, long first_pair, long end_pair, int accumulate);
+
 #endif
