@@ -41,7 +41,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("gomp")]
         ),
 
-        // The Winograd passes' matrix products: AVX2 intrinsics, compiled for AVX2 function by function.
+        // The Winograd convolutions' matrix products: AVX2 intrinsics, compiled for AVX2 function by function.
         .target(name: "CPanelProduct"),
 
         .target(
