@@ -64,12 +64,15 @@ TARGET static inline void tile8(long rows, long depth, const float *a, long lda,
     STORE(0, c0) STORE(1, c1) STORE(2, c2) STORE(3, c3) STORE(4, c4) STORE(5, c5)
 }
 
+/* Panel j's width: 16, or 8 for the last one when columns is an odd multiple of 8. */
+static inline long panel_width(long columns, long j) { return columns - 16 * j < 16 ? columns - 16 * j : 16; }
+
 TARGET void panel_product(long rows, long depth, long columns, const float *a, long lda, const float *panels,
                           float *c, long ldc, long first_panel, long end_panel) {
     for (long k0 = 0; k0 < depth; k0 += KC) {
         long kc = depth - k0 < KC ? depth - k0 : KC;
         for (long j = first_panel; j < end_panel; j++) {
-            long width = columns - 16 * j < 16 ? columns - 16 * j : 16;
+            long width = panel_width(columns, j);
             const float *slice = panels + 16 * j * depth + width * k0;
             /* The next slice of B comes from memory (a layer's transformed kernels are up to
                75 MB); fetching it a few lines per row block, while this one is in use, hides
@@ -77,11 +80,11 @@ TARGET void panel_product(long rows, long depth, long columns, const float *a, l
             const float *next = 0;
             long nextLines = 0;
             if (j + 1 < end_panel) {
-                long nextWidth = columns - 16 * (j + 1) < 16 ? columns - 16 * (j + 1) : 16;
+                long nextWidth = panel_width(columns, j + 1);
                 next = panels + 16 * (j + 1) * depth + nextWidth * k0;
                 nextLines = kc * nextWidth / 16;
             } else if (k0 + KC < depth) {
-                long firstWidth = columns - 16 * first_panel < 16 ? columns - 16 * first_panel : 16;
+                long firstWidth = panel_width(columns, first_panel);
                 long nextDepth = depth - k0 - KC < KC ? depth - k0 - KC : KC;
                 next = panels + 16 * first_panel * depth + firstWidth * (k0 + KC);
                 nextLines = nextDepth * firstWidth / 16;

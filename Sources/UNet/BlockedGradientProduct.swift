@@ -24,15 +24,10 @@ struct BlockedGradientProduct: Sendable {
                   accumulate: Bool, part: Int, of parts: Int) {
         let v = UnsafePointer(v.assumingMemoryBound(to: Float.self)), w = UnsafePointer(w.assumingMemoryBound(to: Float.self))
         let gradient = gradient.assumingMemoryBound(to: Float.self)
-        let work = (0..<(WinogradTransform.positions * pairs)).split(part, of: parts)
-        var item = work.lowerBound
-        while item < work.upperBound {
-            let position = item / pairs, first = item % pairs
-            let end = min(pairs, first + work.upperBound - item)
+        PanelProduct.forEachRun(matrices: WinogradTransform.positions, groups: pairs, part: part, of: parts) { position, run in
             blocked_gradient_product(inChannels, outChannels, depth, 8 * chunkTiles, v + position * chunkTiles * inChannels,
                                      w + position * chunkTiles * outChannels, gradient + position * inChannels * outChannels,
-                                     first, end, accumulate ? 1 : 0)
-            item += end - first
+                                     run.lowerBound, run.upperBound, accumulate ? 1 : 0)
         }
     }
 }

@@ -58,13 +58,22 @@ struct PanelProduct: Sendable {
                   cStride: Int, part: Int, of parts: Int) {
         let a = UnsafePointer(a.assumingMemoryBound(to: Float.self)), b = UnsafePointer(b.assumingMemoryBound(to: Float.self))
         let c = c.assumingMemoryBound(to: Float.self)
-        let work = (0..<(count * panels)).split(part, of: parts)
+        PanelProduct.forEachRun(matrices: count, groups: panels, part: part, of: parts) { product, run in
+            panel_product(rows, depth, columns, a + product * aStride, depth, b + product * floatsPerMatrix,
+                          c + product * cStride, columns, run.lowerBound, run.upperBound)
+        }
+    }
+
+    /// Part `part` of `parts` of a batch of `matrices` products, each cut into `groups` groups of
+    /// columns: consecutive (matrix, group) pairs, split as evenly as whole groups allow and
+    /// handed over as runs of groups of one matrix.
+    static func forEachRun(matrices: Int, groups: Int, part: Int, of parts: Int, _ body: (_ matrix: Int, _ groups: Range<Int>) -> Void) {
+        let work = (0..<(matrices * groups)).split(part, of: parts)
         var item = work.lowerBound
         while item < work.upperBound {
-            let product = item / panels, first = item % panels
-            let end = min(panels, first + work.upperBound - item)
-            panel_product(rows, depth, columns, a + product * aStride, depth, b + product * floatsPerMatrix,
-                          c + product * cStride, columns, first, end)
+            let matrix = item / groups, first = item % groups
+            let end = min(groups, first + work.upperBound - item)
+            body(matrix, first..<end)
             item += end - first
         }
     }

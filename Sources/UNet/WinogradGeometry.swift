@@ -148,6 +148,8 @@ struct WinogradGeometry: Sendable {
     /// `placement` says), and with `placement.pools` the 2×2 max pooling of every pair of rows
     /// and columns that lies inside the output, into `buffers.pooled`.
     func transformOutput(_ buffers: WinogradBuffers, tiles: Range<Int>, chunkStart: Int) {
+        // Only the kernel gradient's transforms store by channel blocks; the products read here are row by row.
+        assert(!channelBlocked, "the output transform reads products row by row")
         let products = UnsafePointer(buffers.products.assumingMemoryBound(to: Float.self))
         let bias = buffers.bias.map { UnsafePointer($0.assumingMemoryBound(to: Float.self)) }
         let destination = buffers.destination.assumingMemoryBound(to: Float.self)
