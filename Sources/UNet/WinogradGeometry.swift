@@ -1,3 +1,5 @@
+import CPanelProduct
+
 /// The shape of one Winograd convolution: what the transforms need, as a value that threads share.
 struct WinogradGeometry: Sendable {
     let height: Int, width: Int
@@ -169,6 +171,12 @@ struct WinogradGeometry: Sendable {
                 let y0 = (within / tilesAcross) * 4, x0 = (within % tilesAcross) * 4
                 let rows = min(4, height - y0), columns = min(4, width - x0)
                 for block in 0..<blocks {
+                    // The 36 positions are 36 read streams, more than the hardware prefetchers
+                    // track: each line is asked for 4 lines ahead, once per 2 blocks.
+                    if block & 1 == 0 {
+                        let ahead = products + (local &* outChannels &+ block &* 8 &+ 64)
+                        for position in 0..<WinogradTransform.positions { prefetch_line(ahead + position &* positionStride) }
+                    }
                     let column = UnsafeRawPointer(products + local * outChannels + block * 8)
                     func m(_ position: Int) -> SIMD8<Float> {
                         column.loadUnaligned(fromByteOffset: position * positionStride * 4, as: SIMD8<Float>.self)
