@@ -13,9 +13,11 @@ final class ConvolutionLayer: GraphLayer {
     /// The arithmetic of this layer's primitives: the graph's, unless the layer asked for another.
     let precision: Precision
 
-    /// `precision` overrides the graph's for this layer alone.
+    /// `precision` overrides the graph's for this layer alone. `patchProduct`: compute the
+    /// forward pass as a `PatchProductConvolution` (where it `applies`) instead of oneDNN's
+    /// direct convolution; the backward passes are the same either way.
     init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool,
-         precision: Precision? = nil) throws {
+         precision: Precision? = nil, patchProduct: Bool = false) throws {
         let outChannels = kernel.kerasShape[3]
         let size = kernel.kerasShape[0]
         geometry = ConvolutionGeometry(kernel: size, stride: 1, padding: (size - 1) / 2)
@@ -27,12 +29,20 @@ final class ConvolutionLayer: GraphLayer {
         self.bias = bias
         self.relu = relu
         output = try graph.activation(forward.memory(dnnl_query_dst_md))
-        let weights = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
-        let biasMemory = try graph.weights(bias, as: forward.memory(dnnl_query_weights_md, 1))
-        graph.append(try PrimitiveCall(forward, [
-            (ExecutionArgument.source, input.value), (ExecutionArgument.weights, weights),
-            (ExecutionArgument.bias, biasMemory), (ExecutionArgument.destination, output.value),
-        ]))
+        if patchProduct {
+            // The primitive is still described: its output layout is the layer's, and it is the
+            // backward primitives' hint.
+            let product = try PatchProductConvolution(engine: graph.engine, input: input, output: output.value, kernel: kernel, bias: bias,
+                                                      relu: relu, keepsPanels: !graph.training, workspace: graph.winogradWorkspace)
+            graph.append(.host { try product.run() })
+        } else {
+            let weights = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
+            let biasMemory = try graph.weights(bias, as: forward.memory(dnnl_query_weights_md, 1))
+            graph.append(try PrimitiveCall(forward, [
+                (ExecutionArgument.source, input.value), (ExecutionArgument.weights, weights),
+                (ExecutionArgument.bias, biasMemory), (ExecutionArgument.destination, output.value),
+            ]))
+        }
         graph.add(self)
     }
 

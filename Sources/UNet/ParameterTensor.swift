@@ -19,11 +19,12 @@ final class ParameterTensor {
     private(set) var firstMoment: DNNLMemory?
     private(set) var secondMoment: DNNLMemory?
     /// Counts changes of the values, so that forms derived from them (Winograd's transformed
-    /// kernels) are recomputed only when the parameter has changed.
+    /// kernels, a patch product's panels) are recomputed only when the parameter has changed.
     private(set) var version = 0
-    /// Winograd's transformed form of this kernel for inference, shared by the inference graphs
-    /// of every batch shape, with the `version` it was computed from.
-    var winogradKernel: (memory: DNNLMemory, version: Int)?
+    /// The form of this kernel an inference layer multiplies by (Winograd's transformed kernels,
+    /// or a patch product's panels), shared by the inference graphs of every batch shape, with
+    /// the `version` it was computed from.
+    var keptKernel: (memory: DNNLMemory, version: Int)?
 
     init(name: String, kerasShape: [Int], trainable: Bool, values: [Float], engine: DNNLEngine) throws {
         self.name = name

@@ -7,8 +7,8 @@ import CDNNL
 /// 200 pixels in a batch of 8) oneDNN 2.6's direct backward-weights convolution runs at 42–49
 /// GFLOP/s on AVX2, and its sgemm of the same product at 95–115.
 final class PatchProductKernelGradient {
-    private let batch: Int, height: Int, width: Int
-    private let inChannels: Int, outChannels: Int, kernelSize: Int
+    private let outChannels: Int
+    private let matrix: PatchMatrix
     /// The input and the output gradient in channel-last order: a pixel's channels are contiguous.
     private let input: DNNLMemory, outputGradient: DNNLMemory
     private let copies: [PrimitiveCall]
@@ -29,21 +29,15 @@ final class PatchProductKernelGradient {
     /// output gradient is `outputGradient` (in the output's layout).
     init(engine: DNNLEngine, input: Activation, outputGradient: DNNLMemory, outChannels: Int, kernelSize: Int) throws {
         self.engine = engine
-        (batch, height, width) = (input.batch, input.height, input.width)
-        (inChannels, self.outChannels, self.kernelSize) = (input.channels, outChannels, kernelSize)
-        var copies: [PrimitiveCall] = []
-        func channelLast(_ memory: DNNLMemory, channels: Int) throws -> DNNLMemory {
-            let plain = try MemoryDescriptor.nhwc(input.batch, channels, input.height, input.width)
-            // A view's data pointer is its parent's start, so a view is always copied.
-            if memory.descriptor.sameLayout(as: plain) && memory.descriptor.raw.offset0 == 0 { return memory }
-            let copy = try DNNLMemory(plain, engine: engine)
-            copies.append(try PrimitiveCall.reorder(from: memory, to: copy, engine: engine))
-            return copy
-        }
-        self.input = try channelLast(input.value, channels: input.channels)
-        self.outputGradient = try channelLast(outputGradient, channels: outChannels)
-        self.copies = copies
-        patches = Array(repeating: 0, count: input.batch * input.height * input.width * kernelSize * kernelSize * input.channels)
+        self.outChannels = outChannels
+        let inputCopy = try PatchMatrix.channelLast(input.value, dims: input.dims, engine: engine)
+        let gradientCopy = try PatchMatrix.channelLast(outputGradient, dims: [input.batch, outChannels, input.height, input.width],
+                                                       engine: engine)
+        self.input = inputCopy.memory
+        self.outputGradient = gradientCopy.memory
+        copies = [inputCopy.copy, gradientCopy.copy].compactMap { $0 }
+        matrix = PatchMatrix(batch: input.batch, height: input.height, width: input.width, channels: input.channels, kernelSize: kernelSize)
+        patches = Array(repeating: 0, count: matrix.rows * matrix.columns)
     }
 
     /// Writes the kernel gradient into `kernelGradient`, laid out (k, k, in, out) (oneDNN's hwio
@@ -51,27 +45,13 @@ final class PatchProductKernelGradient {
     func run(kernelGradient: DNNLMemory, biasGradient: DNNLMemory) throws {
         for copy in copies { try copy.execute(on: engine) }
         try engine.wait()
-        let pixels = batch * height * width
-        let row = kernelSize * kernelSize * inChannels
-        let padding = (kernelSize - 1) / 2
+        let pixels = matrix.rows, row = matrix.columns
         let source = UnsafePointer(input.data.assumingMemoryBound(to: Float.self))
         let gradient = UnsafePointer(outputGradient.data.assumingMemoryBound(to: Float.self))
+        let matrix = matrix
         patches.withUnsafeMutableBufferPointer { buffer in
-            guard let matrix = buffer.baseAddress else { return }
-            for pixel in 0..<pixels {
-                let x = pixel % width, y = (pixel / width) % height, image = pixel / (width * height)
-                for tapY in 0..<kernelSize {
-                    for tapX in 0..<kernelSize {
-                        let target = matrix + pixel * row + (tapY * kernelSize + tapX) * inChannels
-                        let sourceY = y + tapY - padding, sourceX = x + tapX - padding
-                        if sourceY >= 0 && sourceY < height && sourceX >= 0 && sourceX < width {
-                            target.update(from: source + ((image * height + sourceY) * width + sourceX) * inChannels, count: inChannels)
-                        } else {
-                            target.update(repeating: 0, count: inChannels)
-                        }
-                    }
-                }
-            }
+            guard let rows = buffer.baseAddress else { return }
+            matrix.fill(rows, from: source, pixels: 0..<pixels)
         }
         let status = patches.withUnsafeBufferPointer { buffer in
             dnnl_sgemm(CChar(UInt8(ascii: "T")), CChar(UInt8(ascii: "N")), Int64(row), Int64(outChannels), Int64(pixels), 1,

@@ -25,7 +25,9 @@ final class UNetGraph {
                WinogradConvolutionLayer.applies(to: x, kernelSize: 3, outChannels: kernel.kerasShape[3], graph: graph) {
                 return try WinogradConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
             }
-            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true).output
+            let patchProduct = convolutionAlgorithm == .winograd
+                && PatchProductConvolution.applies(to: x, kernelSize: 3, outChannels: kernel.kerasShape[3], graph: graph)
+            return try ConvolutionLayer(graph: graph, input: x, kernel: kernel, bias: bias, relu: true, patchProduct: patchProduct).output
         }
         func convolutions(_ prefix: String, _ x: Activation) throws -> Activation {
             try convolution("\(prefix).conv2", convolution("\(prefix).conv1", x))

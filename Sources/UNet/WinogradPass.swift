@@ -95,7 +95,7 @@ final class WinogradPass {
                     throw UNetError("Winograd pass \(kernel.name): the workspace gave no memory for the transformed kernels")
                 }
                 kernelMemory = view
-            } else if let kept = kernel.winogradKernel, kept.memory.descriptor.sameLayout(as: descriptors[0]) {
+            } else if let kept = kernel.keptKernel, kept.memory.descriptor.sameLayout(as: descriptors[0]) {
                 kernelMemory = kept.memory
             } else {
                 kernelMemory = try DNNLMemory(descriptors[0], engine: engine)
@@ -106,11 +106,11 @@ final class WinogradPass {
         }
         if !keepsKernel {
             try transformKernel(into: memories.transformedKernel)
-        } else if let kept = kernel.winogradKernel, kept.memory === memories.transformedKernel, kept.version == kernel.version {
+        } else if let kept = kernel.keptKernel, kept.memory === memories.transformedKernel, kept.version == kernel.version {
             // Inference graphs of every shape share the kept kernels: transformed already.
         } else {
             try transformKernel(into: memories.transformedKernel)
-            kernel.winogradKernel = (memories.transformedKernel, kernel.version)
+            kernel.keptKernel = (memories.transformedKernel, kernel.version)
         }
         let buffers = WinogradBuffers(source: source.data, destination: destination.data, transformedKernel: memories.transformedKernel.data,
                                       transformedInput: memories.transformedInput.data, products: memories.products.data,

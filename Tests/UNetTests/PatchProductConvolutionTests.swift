@@ -1,0 +1,114 @@
+import CDNNL
+import Testing
+@testable import UNet
+
+/// The forward pass of small images' 3×3 convolutions as a patch product by the panel kernel,
+/// against the Float64 reference convolution (layer by layer, in inference and in training with
+/// the backward passes it leaves to the direct convolution) and inside whole networks against
+/// oneDNN's direct convolution.
+@Suite(.enabled(if: PanelProduct.supported, "the patch product needs the AVX2 panel kernel"))
+struct PatchProductConvolutionTests {
+    /// Sums in another order than the reference: f32 rounding of the 9·in-term dot products.
+    static let tolerance = 1e-5
+
+    @Test(arguments: [
+        ([2, 5, 5, 16], 24, true, dnnl_nChw8c, false),     // the 5×5 level's shape; an 8-wide last panel
+        ([1, 3, 4, 24], 16, false, dnnl_nChw8c, false),    // no ReLU: negative outputs kept
+        ([3, 5, 5, 32], 40, true, dnnl_nChw16c, false),    // AVX-512's blocking, 3 panels
+        ([2, 5, 5, 16], 24, true, dnnl_nChw8c, true),      // a training graph's forward pass
+        ([1, 2, 3, 8], 8, true, dnnl_nChw16c, true),       // channels padded in a 16-block, one 8-wide panel
+    ])
+    func matchesTheReferenceConvolution(case: ([Int], Int, Bool, dnnl_format_tag_t, Bool)) throws {
+        let (shape, outChannels, relu, tag, training) = `case`
+        let kernelShape = [3, 3, shape[3], outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 71)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 72).map { $0 * 0.3 }
+        let bias = randomValues(outChannels, seed: 73).map { $0 * 0.1 }
+        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
+
+        let harness = try LayerHarness(training: training)
+        let input = try harness.input(x, shape, tag: tag)
+        #expect(PatchProductConvolution.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
+        let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
+                                         bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu, patchProduct: true)
+        try harness.graph.runForward()
+        let error = relativeError(try harness.read(layer.output.value), expected)
+        #expect(error < Self.tolerance, "relative error \(error)")
+        #expect(!relu || expected.contains(0), "the case should exercise the ReLU")
+    }
+
+    @Test func appliesToSmallImagesOnlyAndNeedsThePanelKernel() throws {
+        let harness = try LayerHarness(training: false)
+        func input(_ height: Int, _ width: Int) throws -> Activation {
+            try harness.input([Double](repeating: 0, count: height * width * 16), [1, height, width, 16], tag: dnnl_nChw8c)
+        }
+        #expect(PatchProductConvolution.applies(to: try input(5, 5), kernelSize: 3, outChannels: 32, graph: harness.graph))
+        #expect(!PatchProductConvolution.applies(to: try input(6, 5), kernelSize: 3, outChannels: 32, graph: harness.graph))
+        #expect(!PatchProductConvolution.applies(to: try input(5, 5), kernelSize: 1, outChannels: 32, graph: harness.graph))
+        #expect(!PatchProductConvolution.applies(to: try input(5, 5), kernelSize: 3, outChannels: 20, graph: harness.graph))
+        harness.graph.winogradPanelProducts = false
+        #expect(!PatchProductConvolution.applies(to: try input(5, 5), kernelSize: 3, outChannels: 32, graph: harness.graph))
+    }
+
+    /// Training with the forward pass by patch product: the input, kernel and bias gradients
+    /// (oneDNN's backward-data convolution and the patch-product kernel gradient, both reading
+    /// the kernel the patch product binds to (3, 3, in, out)) against the Float64 reference.
+    @Test func trainingGradientsMatchTheReference() throws {
+        let shape = [2, 5, 5, 16], outChannels = 24
+        let kernelShape = [3, 3, shape[3], outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 81)
+        let kernel = randomValues(kernelShape.reduce(1, *), seed: 82).map { $0 * 0.3 }
+        let bias = randomValues(outChannels, seed: 83).map { $0 * 0.1 }
+        let y = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
+        let r = randomValues(y.count, seed: 84)
+        let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: true)
+
+        let harness = try LayerHarness(training: true)
+        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
+        let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
+        let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
+        let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: true,
+                                         patchProduct: true)
+        let output = try harness.forwardAndBackward(layer.output, outputGradient: r)
+        #expect(relativeError(output, y) < Self.tolerance)
+        let inputError = relativeError(try harness.gradient(of: input), expected.dx)
+        let kernelError = relativeError(try kernelParameter.gradientValues().map(Double.init), expected.dKernel)
+        let biasError = relativeError(try biasParameter.gradientValues().map(Double.init), expected.dBias)
+        #expect(inputError < Self.tolerance, "input gradient: relative error \(inputError)")
+        #expect(kernelError < Self.tolerance, "kernel gradient: relative error \(kernelError)")
+        #expect(biasError < Self.tolerance, "bias gradient: relative error \(biasError)")
+    }
+
+    /// A network whose bottom level is 5×5, so that the default algorithm runs its convolutions
+    /// by patch product: inference graphs of two batch sizes share the packed kernels, and see
+    /// new parameters; a training step's loss and gradients agree with direct convolution.
+    @Test func aWholeNetworkAgreesWithDirectConvolution() throws {
+        let config = UNetConfig(nClasses: 3, nChannels: 4, tileSize: 20, nFiltersStart: 16, growthFactor: 2, depth: 2,
+                                upsampling: .transpose, dropout: 0, classWeights: [0.2, 0.5, 0.3])
+        let fast = try UNetModel(config: config, seed: 12)
+        let direct = try UNetModel(config: config, seed: 12, convolutionAlgorithm: .direct)
+        let pair = HostTensor(shape: [2, 20, 20, 4], values: randomValues(2 * 20 * 20 * 4, seed: 91).map(Float.init))
+        let single = HostTensor(shape: [1, 20, 20, 4], values: Array(pair.values.prefix(20 * 20 * 4)))
+        _ = try fast.forward(pair)
+        #expect(maximumDifference(try fast.forward(single), try direct.forward(single)) < 1e-5)
+        let retrained = try UNetModel(config: config, seed: 13)
+        try fast.setParameters(retrained.parameters())
+        try direct.setParameters(retrained.parameters())
+        #expect(maximumDifference(try fast.forward(single), try direct.forward(single)) < 1e-5)
+        #expect(maximumDifference(try fast.forward(pair), try direct.forward(pair)) < 1e-5)
+
+        let targets = HostTensor(shape: [2, 20, 20, 3], values: randomValues(2 * 20 * 20 * 3, seed: 92).map { $0 > 0.2 ? 1 : 0 })
+        let fastLoss = try fast.trainStep(input: pair, targets: targets)
+        let directLoss = try direct.trainStep(input: pair, targets: targets)
+        #expect(abs(fastLoss - directLoss) / directLoss < 1e-4, "loss \(fastLoss) against \(directLoss)")
+        let expected = direct.gradients(), actual = fast.gradients()
+        for name in ["enc3.conv1.kernel", "enc3.conv2.kernel", "enc3.conv1.bias"] {
+            guard let gradient = expected[name], let computed = actual[name] else {
+                Issue.record("no gradient for \(name)")
+                continue
+            }
+            let scale = gradient.values.map { abs($0) }.max() ?? 0
+            #expect(maximumDifference(computed, gradient) <= 1e-3 * scale, "\(name) gradient")
+        }
+    }
+}
