@@ -85,17 +85,7 @@ struct PatchProductConvolutionTests {
     @Test func aWholeNetworkAgreesWithDirectConvolution() throws {
         let config = UNetConfig(nClasses: 3, nChannels: 4, tileSize: 20, nFiltersStart: 16, growthFactor: 2, depth: 2,
                                 upsampling: .transpose, dropout: 0, classWeights: [0.2, 0.5, 0.3])
-        let fast = try UNetModel(config: config, seed: 12)
-        let direct = try UNetModel(config: config, seed: 12, convolutionAlgorithm: .direct)
-        let pair = HostTensor(shape: [2, 20, 20, 4], values: randomValues(2 * 20 * 20 * 4, seed: 91).map(Float.init))
-        let single = HostTensor(shape: [1, 20, 20, 4], values: Array(pair.values.prefix(20 * 20 * 4)))
-        _ = try fast.forward(pair)
-        #expect(maximumDifference(try fast.forward(single), try direct.forward(single)) < 1e-5)
-        let retrained = try UNetModel(config: config, seed: 13)
-        try fast.setParameters(retrained.parameters())
-        try direct.setParameters(retrained.parameters())
-        #expect(maximumDifference(try fast.forward(single), try direct.forward(single)) < 1e-5)
-        #expect(maximumDifference(try fast.forward(pair), try direct.forward(pair)) < 1e-5)
+        let (fast, direct, pair) = try expectGraphsOfTwoBatchSizesAgreeWithDirect(config, seed: 12, newSeed: 13, inputSeed: 91)
 
         let targets = HostTensor(shape: [2, 20, 20, 3], values: randomValues(2 * 20 * 20 * 3, seed: 92).map { $0 > 0.2 ? 1 : 0 })
         let fastLoss = try fast.trainStep(input: pair, targets: targets)
