@@ -18,11 +18,14 @@ final class PatchProductConvolution {
     /// The kernel in (k, k, in, out) order, which is a row-major [k·k·in, out] matrix, and the
     /// reorder that copies the master there when it is kept in another layout.
     private let kernelStaging: DNNLMemory, kernelCopy: PrimitiveCall?
+    /// Whether the master itself is in the panels' order (then nothing is packed).
+    private let masterIsPanels: Bool
     private let bias: DNNLMemory
     private let output: DNNLMemory
-    /// The kernel's panels (kept with the parameter and shared by the inference graphs of every
-    /// batch shape; in training packed anew every step, as the kernel changes every step), the
-    /// patches, and the product: [pixels, out], channel-last, reordered into the output.
+    /// The kernel's panels (in inference the master itself, or kept with the parameter and shared
+    /// by the graphs of every batch shape; in training packed anew every step, as the kernel
+    /// changes every step), the patches, and the product: [pixels, out], channel-last, reordered
+    /// into the output.
     private let descriptors: (panels: MemoryDescriptor, patches: MemoryDescriptor, products: MemoryDescriptor)
     private let keptPanels: DNNLMemory?
     /// Panels, patches and products are views of the graph's Winograd workspace (the panels only
@@ -55,9 +58,16 @@ final class PatchProductConvolution {
         product = PanelProduct(count: 1, depth: matrix.columns, columns: outChannels)
         (self.input, inputCopy) = try PatchMatrix.channelLast(input.value, dims: input.dims, engine: engine)
 
-        let rows = try MemoryDescriptor(dims: [outChannels, input.channels, size, size], tag: dnnl_hwio)
-        let master = try kernel.bind(rows)
-        if master.descriptor.sameLayout(as: rows) {
+        let dims = [outChannels, input.channels, size, size]
+        let rows = try MemoryDescriptor(dims: dims, tag: dnnl_hwio)
+        // Predicting, a kernel whose output channels fill whole 16-column panels is kept in the
+        // panels' order itself (oneDNN's Ohwi16o): nothing to pack, and no second copy of it.
+        // Training keeps (k, k, in, out), which the kernel gradient writes without a reorder.
+        let panelOrder = try MemoryDescriptor(dims: dims, tag: dnnl_Ohwi16o)
+        let wholePanels = keepsPanels && outChannels % 16 == 0
+        let master = try kernel.bind(wholePanels ? panelOrder : rows)
+        masterIsPanels = wholePanels && master.descriptor.sameLayout(as: panelOrder)
+        if master.descriptor.sameLayout(as: rows) || masterIsPanels {
             (kernelStaging, kernelCopy) = (master, nil)
         } else {
             kernelStaging = try DNNLMemory(rows, engine: engine)
@@ -67,7 +77,9 @@ final class PatchProductConvolution {
         descriptors = (try MemoryDescriptor(dims: [product.floatsPerMatrix], tag: dnnl_a),
                        try MemoryDescriptor(dims: [matrix.rows * matrix.columns], tag: dnnl_a),
                        try .nhwc(input.batch, outChannels, input.height, input.width))
-        if !keepsPanels {
+        if masterIsPanels {
+            keptPanels = master
+        } else if !keepsPanels {
             keptPanels = nil
         } else if let kept = kernel.keptKernel, kept.memory.descriptor.sameLayout(as: descriptors.panels) {
             keptPanels = kept.memory
@@ -121,6 +133,7 @@ final class PatchProductConvolution {
     /// Packs the kernel into panels: in training every step (the workspace holds other passes'
     /// data in between), in inference when the kernel changed since the kept panels were packed.
     private func packPanels(into panels: DNNLMemory) throws {
+        if masterIsPanels { return }
         if keptPanels != nil, let kept = kernel.keptKernel, kept.memory === panels, kept.version == kernel.version { return }
         if let kernelCopy {
             try kernelCopy.execute(on: engine)

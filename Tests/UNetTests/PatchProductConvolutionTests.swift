@@ -37,6 +37,30 @@ struct PatchProductConvolutionTests {
         #expect(!relu || expected.contains(0), "the case should exercise the ReLU")
     }
 
+    /// Predicting, a kernel of whole 16-column panels is kept in the panels' order (nothing is
+    /// packed); any other is packed into panels kept with the parameter. Either way new values
+    /// must reach the product.
+    @Test(arguments: [32, 24])
+    func newKernelValuesReachTheProduct(outChannels: Int) throws {
+        let shape = [2, 5, 5, 16], kernelShape = [3, 3, 16, outChannels]
+        let x = randomValues(shape.reduce(1, *), seed: 101)
+        let first = randomValues(kernelShape.reduce(1, *), seed: 102), second = randomValues(kernelShape.reduce(1, *), seed: 103)
+        let bias = [Double](repeating: 0, count: outChannels)
+        let harness = try LayerHarness(training: false)
+        let kernel = try harness.parameter("test.conv.kernel", kernelShape, first)
+        let layer = try ConvolutionLayer(graph: harness.graph, input: harness.input(x, shape, tag: dnnl_nChw8c), kernel: kernel,
+                                         bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: false, patchProduct: true)
+        let panelOrder = try MemoryDescriptor(dims: [outChannels, 16, 3, 3], tag: dnnl_Ohwi16o)
+        #expect(kernel.master?.descriptor.sameLayout(as: panelOrder) == (outChannels % 16 == 0))
+        for values in [first, second] {
+            if values == second { try kernel.setValues(values.map(Float.init)) }
+            try harness.graph.runForward()
+            let expected = ReferenceLayers.convolution(x, shape, kernel: values, kernelShape: kernelShape, bias: bias, relu: false)
+            let error = relativeError(try harness.read(layer.output.value), expected)
+            #expect(error < Self.tolerance, "relative error \(error)")
+        }
+    }
+
     @Test func appliesToSmallImagesOnlyAndNeedsThePanelKernel() throws {
         let harness = try LayerHarness(training: false)
         func input(_ height: Int, _ width: Int) throws -> Activation {
