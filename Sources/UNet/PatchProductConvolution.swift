@@ -16,7 +16,8 @@ final class PatchProductConvolution {
     /// The input in channel-last order, and the reorder that copies it there when it is not.
     private let input: DNNLMemory, inputCopy: PrimitiveCall?
     /// The kernel in (k, k, in, out) order, which is a row-major [k·k·in, out] matrix, and the
-    /// reorder that copies the master there when it is kept in another layout.
+    /// reorder that copies the master there when it is kept in another layout (unused when the
+    /// master is in the panels' order).
     private let kernelStaging: DNNLMemory, kernelCopy: PrimitiveCall?
     /// Whether the master itself is in the panels' order (then nothing is packed).
     private let masterIsPanels: Bool
@@ -43,9 +44,10 @@ final class PatchProductConvolution {
     }
 
     /// Computes `output` (any layout of dims [batch, out, height, width]) from `input` with
-    /// `kernel` (bound to (k, k, in, out) when it has no layout yet) and `bias`. `keepsPanels`:
-    /// keep the panels with the parameter for other inference graphs, repacked only when the
-    /// kernel changes.
+    /// `kernel` and `bias`. `keepsPanels` (inference): the kernel, when it has no layout yet, is
+    /// bound in the panels' order if its output channels fill whole panels; otherwise panels are
+    /// kept with the parameter for every inference graph, repacked only when the kernel changes.
+    /// Without it (training) the kernel is bound to (k, k, in, out) and packed every run.
     init(engine: DNNLEngine, input: Activation, output: DNNLMemory, kernel: ParameterTensor, bias: ParameterTensor,
          relu: Bool, keepsPanels: Bool, workspace: WinogradWorkspace) throws {
         let size = kernel.kerasShape[0], outChannels = kernel.kerasShape[3]
