@@ -152,3 +152,34 @@ TARGET void blocked_gradient_product(long in_channels, long out_channels, long d
         }
     }
 }
+
+/* The transpose of an 8×8 block: rows r0..r7 (8 floats each) become columns. */
+TARGET static inline void transpose8(__m256 *r) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+TARGET void pack_transposed_panels(long rows, long columns, const float *m, float *panels, long first_panel, long end_panel) {
+    for (long j = first_panel; j < end_panel; j++) {
+        long width = panel_width(rows, j);
+        float *panel = panels + 16 * j * columns;
+        for (long c = 0; c < columns; c += 8) {
+            for (long half = 0; half < width; half += 8) {
+                __m256 r[8];
+                for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + (16 * j + half + i) * columns + c);
+                transpose8(r);
+                for (long i = 0; i < 8; i++) _mm256_storeu_ps(panel + (c + i) * width + half, r[i]);
+            }
+        }
+    }
+}

@@ -12,10 +12,12 @@ final class ConvolutionLayer: GraphLayer {
     private let geometry: ConvolutionGeometry
     /// The arithmetic of this layer's primitives: the graph's, unless the layer asked for another.
     let precision: Precision
+    /// The forward pass when it is a patch product (whose kernel the input gradient reuses).
+    private let patchProduct: PatchProductConvolution?
 
     /// `precision` overrides the graph's for this layer alone. `patchProduct`: compute the
     /// forward pass as a `PatchProductConvolution` (where it `applies`) instead of oneDNN's
-    /// direct convolution; the backward passes are the same either way.
+    /// direct convolution, and the input gradient as a `PatchProductInputGradient`.
     init(graph: NetworkGraph, input: Activation, kernel: ParameterTensor, bias: ParameterTensor, relu: Bool,
          precision: Precision? = nil, patchProduct: Bool = false) throws {
         let outChannels = kernel.kerasShape[3]
@@ -35,7 +37,9 @@ final class ConvolutionLayer: GraphLayer {
             let product = try PatchProductConvolution(engine: graph.engine, input: input, output: output.value, kernel: kernel, bias: bias,
                                                       relu: relu, keepsPanels: !graph.training, workspace: graph.winogradWorkspace)
             graph.append(.host { try product.run() })
+            self.patchProduct = product
         } else {
+            self.patchProduct = nil
             let weights = try graph.weights(kernel, as: forward.memory(dnnl_query_weights_md))
             let biasMemory = try graph.weights(bias, as: forward.memory(dnnl_query_weights_md, 1))
             graph.append(try PrimitiveCall(forward, [
@@ -102,7 +106,13 @@ final class ConvolutionLayer: GraphLayer {
                                                    what: "convolution backward weights \(kernel.name)")
             steps += try graph.weightGradientSteps(backward, kernel: kernel, bias: bias, input: input, outputGradient: outputGradient)
         }
-        if input.needsGradient {
+        if input.needsGradient, let patchProduct, PatchProductInputGradient.applies(to: input) {
+            let sink = try graph.gradientSink(for: input)
+            let inputGradient = try PatchProductInputGradient(engine: graph.engine, forward: patchProduct, outputGradient: outputGradient,
+                                                              sink: sink.memory, workspace: graph.winogradWorkspace)
+            steps.append(.host { try inputGradient.run() })
+            steps += sink.then
+        } else if input.needsGradient {
             var diffSrc = input.descriptor.raw
             var weights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
             var diffDst = output.descriptor.raw

@@ -31,6 +31,29 @@ struct PatchMatrix: Sendable {
         }
     }
 
+    /// The adjoint of `fill`: for each input pixel in `pixels`, the sum of the entries of `matrix`
+    /// (the gradients of the patch rows) that `fill` would have copied from it, into `gradient`
+    /// (channel-last). Each pixel is written by its own call, so threads may split the pixels.
+    func sumPatches(_ matrix: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
+        let row = columns, padding = (kernelSize - 1) / 2
+        for pixel in pixels {
+            let x = pixel % width, y = (pixel / width) % height, image = pixel / (width * height)
+            let target = gradient + pixel * channels
+            target.update(repeating: 0, count: channels)
+            // The output pixel whose tap (tapY, tapX) lies on this pixel.
+            for tapY in 0..<kernelSize {
+                let outputY = y - tapY + padding
+                guard outputY >= 0 && outputY < height else { continue }
+                for tapX in 0..<kernelSize {
+                    let outputX = x - tapX + padding
+                    guard outputX >= 0 && outputX < width else { continue }
+                    let source = matrix + ((image * height + outputY) * width + outputX) * row + (tapY * kernelSize + tapX) * channels
+                    for channel in 0..<channels { target[channel] += source[channel] }
+                }
+            }
+        }
+    }
+
     /// `memory` (a tensor of dims `dims`) in channel-last order: itself when it is already, else a
     /// new memory and the reorder that fills it, to run before each use.
     static func channelLast(_ memory: DNNLMemory, dims: [Int], engine: DNNLEngine) throws -> (memory: DNNLMemory, copy: PrimitiveCall?) {

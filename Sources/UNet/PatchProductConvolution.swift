@@ -11,14 +11,17 @@ final class PatchProductConvolution {
     private let engine: DNNLEngine
     private let kernel: ParameterTensor
     private let relu: Bool
-    private let matrix: PatchMatrix
+    /// The input's patches: their shape is the backward pass's too.
+    let matrix: PatchMatrix
     private let product: PanelProduct
     /// The input in channel-last order, and the reorder that copies it there when it is not.
     private let input: DNNLMemory, inputCopy: PrimitiveCall?
     /// The kernel in (k, k, in, out) order, which is a row-major [k·k·in, out] matrix, and the
     /// reorder that copies the master there when it is kept in another layout (unused when the
-    /// master is in the panels' order).
-    private let kernelStaging: DNNLMemory, kernelCopy: PrimitiveCall?
+    /// master is in the panels' order). In training graphs it holds the step's kernel from the
+    /// forward run on, for the input gradient.
+    let kernelRows: DNNLMemory
+    private let kernelCopy: PrimitiveCall?
     /// Whether the master itself is in the panels' order (then nothing is packed).
     private let masterIsPanels: Bool
     private let bias: DNNLMemory
@@ -70,10 +73,10 @@ final class PatchProductConvolution {
         let master = try kernel.bind(wholePanels ? panelOrder : rows)
         masterIsPanels = wholePanels && master.descriptor.sameLayout(as: panelOrder)
         if master.descriptor.sameLayout(as: rows) || masterIsPanels {
-            (kernelStaging, kernelCopy) = (master, nil)
+            (kernelRows, kernelCopy) = (master, nil)
         } else {
-            kernelStaging = try DNNLMemory(rows, engine: engine)
-            kernelCopy = try PrimitiveCall.reorder(from: master, to: kernelStaging, engine: engine)
+            kernelRows = try DNNLMemory(rows, engine: engine)
+            kernelCopy = try PrimitiveCall.reorder(from: master, to: kernelRows, engine: engine)
         }
         self.bias = try bias.bind(MemoryDescriptor(dims: [outChannels], tag: dnnl_x))
         descriptors = (try MemoryDescriptor(dims: [product.floatsPerMatrix], tag: dnnl_a),
@@ -142,7 +145,7 @@ final class PatchProductConvolution {
             try engine.wait()
         }
         let product = product
-        let packing = PanelPacking(rows: UnsafePointer(kernelStaging.data.assumingMemoryBound(to: Float.self)),
+        let packing = PanelPacking(rows: UnsafePointer(kernelRows.data.assumingMemoryBound(to: Float.self)),
                                    panels: panels.data.assumingMemoryBound(to: Float.self))
         let threads = min(max(1, OpenMPLoop.threads), product.panels)
         OpenMPLoop.forEach(threads) { part in
@@ -185,7 +188,7 @@ private struct PatchProductBuffers: @unchecked Sendable {
 /// The kernel's rows and its panels, for the threads that pack them.
 /// `@unchecked Sendable`: the convolution keeps both alive while the threads run, the rows are
 /// only read, and each thread writes its own panels.
-private struct PanelPacking: @unchecked Sendable {
+struct PanelPacking: @unchecked Sendable {
     let rows: UnsafePointer<Float>
     let panels: UnsafeMutablePointer<Float>
 }

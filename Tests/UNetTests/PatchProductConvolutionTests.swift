@@ -2,10 +2,9 @@ import CDNNL
 import Testing
 @testable import UNet
 
-/// The forward pass of small images' 3×3 convolutions as a patch product by the panel kernel,
-/// against the Float64 reference convolution (layer by layer, in inference and in training with
-/// the backward passes it leaves to the direct convolution) and inside whole networks against
-/// oneDNN's direct convolution.
+/// Small images' 3×3 convolutions as patch products by the panel kernel (the forward pass, and in
+/// training the input gradient), against the Float64 reference convolution layer by layer, and
+/// inside whole networks against oneDNN's direct convolution.
 @Suite(.enabled(if: PanelProduct.supported, "the patch product needs the AVX2 panel kernel"))
 struct PatchProductConvolutionTests {
     /// Sums in another order than the reference: f32 rounding of the 9·in-term dot products.
@@ -74,17 +73,19 @@ struct PatchProductConvolutionTests {
         #expect(!PatchProductConvolution.applies(to: try input(5, 5), kernelSize: 3, outChannels: 32, graph: harness.graph))
     }
 
-    /// Training with the forward pass by patch product: the input, kernel and bias gradients
-    /// (oneDNN's backward-data convolution and the patch-product kernel gradient, both reading
-    /// the kernel the patch product binds to (3, 3, in, out)) against the Float64 reference.
-    @Test func trainingGradientsMatchTheReference() throws {
-        let shape = [2, 5, 5, 16], outChannels = 24
+    /// Training with the forward pass and the input gradient by patch products: the input,
+    /// kernel and bias gradients against the Float64 reference, the input gradient also added to
+    /// one that another consumer wrote before, on a non-square image.
+    @Test(arguments: [([2, 5, 5, 16], 24, false), ([1, 3, 4, 8], 16, true)])
+    func trainingGradientsMatchTheReference(case: ([Int], Int, Bool)) throws {
+        let (shape, outChannels, accumulates) = `case`
         let kernelShape = [3, 3, shape[3], outChannels]
         let x = randomValues(shape.reduce(1, *), seed: 81)
         let kernel = randomValues(kernelShape.reduce(1, *), seed: 82).map { $0 * 0.3 }
         let bias = randomValues(outChannels, seed: 83).map { $0 * 0.1 }
         let y = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
         let r = randomValues(y.count, seed: 84)
+        let earlier = accumulates ? randomValues(x.count, seed: 85) : [Double](repeating: 0, count: x.count)
         let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: true)
 
         let harness = try LayerHarness(training: true)
@@ -93,9 +94,16 @@ struct PatchProductConvolutionTests {
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
         let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: true,
                                          patchProduct: true)
-        let output = try harness.forwardAndBackward(layer.output, outputGradient: r)
-        #expect(relativeError(output, y) < Self.tolerance)
-        let inputError = relativeError(try harness.gradient(of: input), expected.dx)
+        // As if a later consumer of the input had already written its gradient.
+        if accumulates { input.gradientWritten = true }
+        try harness.graph.buildBackward()
+        try harness.graph.runForward()
+        #expect(relativeError(try harness.read(layer.output.value), y) < Self.tolerance)
+        try harness.setGradient(r, of: layer.output)
+        try harness.setGradient(earlier, of: input)
+        try harness.graph.runBackward()
+        let dx = zip(expected.dx, earlier).map { $0 + $1 }
+        let inputError = relativeError(try harness.gradient(of: input), dx)
         let kernelError = relativeError(try kernelParameter.gradientValues().map(Double.init), expected.dKernel)
         let biasError = relativeError(try biasParameter.gradientValues().map(Double.init), expected.dBias)
         #expect(inputError < Self.tolerance, "input gradient: relative error \(inputError)")

@@ -28,6 +28,13 @@ void panel_product(long rows, long depth, long columns, const float *a, long lda
 void blocked_gradient_product(long in_channels, long out_channels, long depth, long block_stride, const float *v,
                               const float *w, float *d, long first_pair, long end_pair, int accumulate);
 
+/* Panels [first_panel, end_panel) of Mᵀ, for panel_product: M is rows × columns, row-major,
+   both multiples of 8, so Mᵀ is columns × rows, and its panel j (16 of M's rows, the last one 8
+   when rows is an odd multiple of 8) starts 16·j·columns floats into `panels`.
+
+   Call only where panel_product_supported() returned 1. */
+void pack_transposed_panels(long rows, long columns, const float *m, float *panels, long first_panel, long end_panel);
+
 /* Asks for the 64-byte line at `address` to be brought into the caches: a hint that never faults,
    for loops that read more streams than the hardware prefetchers follow. */
 static inline void prefetch_line(const void *address) { __builtin_prefetch(address, 0, 3); }
