@@ -47,6 +47,8 @@ final class PatchProductInputGradient {
         input.channels % 8 == 0
     }
 
+    /// Computes the input gradient into the sink: the transposed kernel's panels, the product on
+    /// the thread team, each input pixel's sum over the patches, and the reorder into the sink.
     func run() throws {
         let memories: (panels: DNNLMemory, patches: DNNLMemory)
         if let existing = self.memories {
