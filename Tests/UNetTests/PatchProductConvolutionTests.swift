@@ -79,25 +79,16 @@ struct PatchProductConvolutionTests {
     @Test(arguments: [([2, 5, 5, 16], 24, false), ([1, 3, 4, 8], 16, true)])
     func trainingGradientsMatchTheReference(case: ([Int], Int, Bool)) throws {
         let (shape, outChannels, accumulates) = `case`
-        let kernelShape = [3, 3, shape[3], outChannels]
-        let x = randomValues(shape.reduce(1, *), seed: 81)
-        let kernel = randomValues(kernelShape.reduce(1, *), seed: 82).map { $0 * 0.3 }
-        let bias = randomValues(outChannels, seed: 83).map { $0 * 0.1 }
-        let y = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: true)
-        let r = randomValues(y.count, seed: 84)
-        let earlier = accumulates ? randomValues(x.count, seed: 85) : [Double](repeating: 0, count: x.count)
-        let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: true)
+        let check = ConvolutionGradientCase(shape: shape, outChannels: outChannels, relu: true, accumulates: accumulates, seed: 81)
 
         let harness = try LayerHarness(training: true)
-        let input = try harness.input(x, shape, tag: dnnl_nChw8c)
-        let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
-        let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
+        let input = try harness.input(check.x, shape, tag: dnnl_nChw8c)
+        let kernelParameter = try harness.parameter("test.conv.kernel", check.kernelShape, check.kernel)
+        let biasParameter = try harness.parameter("test.conv.bias", [outChannels], check.bias)
         let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: true,
                                          patchProduct: true)
-        // As if a later consumer of the input had already written its gradient (when accumulating).
-        try expectConvolutionMatchesReference(harness, input: input, output: layer.output, kernel: kernelParameter, bias: biasParameter,
-                                              y: y, outputGradient: r, earlier: earlier, accumulates: accumulates, expected: expected,
-                                              tolerance: Self.tolerance)
+        try check.expectLayerMatches(harness, input: input, output: layer.output, kernel: kernelParameter, bias: biasParameter,
+                                     tolerance: Self.tolerance)
     }
 
     /// A network whose bottom level is 5×5, so that the default algorithm runs its convolutions

@@ -179,25 +179,16 @@ import Testing
     ], Self.products)
     func trainingGradientsMatchTheReference(case: ([Int], Int, Bool, Bool, dnnl_format_tag_t), panels: Bool) throws {
         let (shape, outChannels, relu, accumulates, tag) = `case`
-        let kernelShape = [3, 3, shape[3], outChannels]
-        let x = randomValues(shape.reduce(1, *), seed: 51)
-        let kernel = randomValues(kernelShape.reduce(1, *), seed: 52).map { $0 * 0.3 }
-        let bias = randomValues(outChannels, seed: 53).map { $0 * 0.1 }
-        let y = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
-        let r = randomValues(y.count, seed: 54)
-        let earlier = accumulates ? randomValues(x.count, seed: 55) : [Double](repeating: 0, count: x.count)
-        let expected = ReferenceLayers.convolutionBackward(x, shape, kernel: kernel, kernelShape: kernelShape, y: y, dy: r, relu: relu)
+        let check = ConvolutionGradientCase(shape: shape, outChannels: outChannels, relu: relu, accumulates: accumulates, seed: 51)
 
         let harness = try LayerHarness(training: true)
         harness.graph.winogradPanelProducts = panels
-        let input = try harness.input(x, shape, tag: tag)
-        let kernelParameter = try harness.parameter("test.conv.kernel", kernelShape, kernel)
-        let biasParameter = try harness.parameter("test.conv.bias", [outChannels], bias)
+        let input = try harness.input(check.x, shape, tag: tag)
+        let kernelParameter = try harness.parameter("test.conv.kernel", check.kernelShape, check.kernel)
+        let biasParameter = try harness.parameter("test.conv.bias", [outChannels], check.bias)
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input, kernel: kernelParameter, bias: biasParameter, relu: relu)
-        // As if a later consumer of the input had already written its gradient (when accumulating).
-        try expectConvolutionMatchesReference(harness, input: input, output: layer.output, kernel: kernelParameter, bias: biasParameter,
-                                              y: y, outputGradient: r, earlier: earlier, accumulates: accumulates, expected: expected,
-                                              tolerance: Self.tolerance)
+        try check.expectLayerMatches(harness, input: input, output: layer.output, kernel: kernelParameter, bias: biasParameter,
+                                     tolerance: Self.tolerance)
     }
 
     /// The kernel and bias gradients over several chunks of tiles, the last one shorter (its
