@@ -19,21 +19,18 @@ struct PatchProductConvolutionTests {
     ])
     func matchesTheReferenceConvolution(case: ([Int], Int, Bool, dnnl_format_tag_t, Bool)) throws {
         let (shape, outChannels, relu, tag, training) = `case`
-        let kernelShape = [3, 3, shape[3], outChannels]
-        let x = randomValues(shape.reduce(1, *), seed: 71)
-        let kernel = randomValues(kernelShape.reduce(1, *), seed: 72).map { $0 * 0.3 }
-        let bias = randomValues(outChannels, seed: 73).map { $0 * 0.1 }
-        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
+        let reference = ConvolutionCase(shape: shape, outChannels: outChannels, relu: relu, seed: 71)
 
         let harness = try LayerHarness(training: training)
-        let input = try harness.input(x, shape, tag: tag)
+        let input = try harness.input(reference.x, shape, tag: tag)
         #expect(PatchProductConvolution.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
-        let layer = try ConvolutionLayer(graph: harness.graph, input: input, kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
-                                         bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu, patchProduct: true)
+        let layer = try ConvolutionLayer(graph: harness.graph, input: input,
+                                         kernel: harness.parameter("test.conv.kernel", reference.kernelShape, reference.kernel),
+                                         bias: harness.parameter("test.conv.bias", [outChannels], reference.bias), relu: relu, patchProduct: true)
         try harness.graph.runForward()
-        let error = relativeError(try harness.read(layer.output.value), expected)
+        let error = relativeError(try harness.read(layer.output.value), reference.y)
         #expect(error < Self.tolerance, "relative error \(error)")
-        #expect(!relu || expected.contains(0), "the case should exercise the ReLU")
+        #expect(!relu || reference.y.contains(0), "the case should exercise the ReLU")
     }
 
     /// Predicting, a kernel of whole 16-column panels is kept in the panels' order (nothing is

@@ -47,22 +47,18 @@ import Testing
     ], Self.products)
     func matchesTheReferenceConvolution(case: ([Int], Int, Bool, dnnl_format_tag_t), panels: Bool) throws {
         let (shape, outChannels, relu, tag) = `case`
-        let kernelShape = [3, 3, shape[3], outChannels]
-        let x = randomValues(shape.reduce(1, *), seed: 21)
-        let kernel = randomValues(kernelShape.reduce(1, *), seed: 22).map { $0 * 0.3 }
-        let bias = randomValues(outChannels, seed: 23).map { $0 * 0.1 }
-        let expected = ReferenceLayers.convolution(x, shape, kernel: kernel, kernelShape: kernelShape, bias: bias, relu: relu)
+        let reference = ConvolutionCase(shape: shape, outChannels: outChannels, relu: relu, seed: 21)
 
         let harness = try LayerHarness(training: false)
         harness.graph.winogradPanelProducts = panels
-        let input = try harness.input(x, shape, tag: tag)
+        let input = try harness.input(reference.x, shape, tag: tag)
         let layer = try WinogradConvolutionLayer(graph: harness.graph, input: input,
-                                                 kernel: harness.parameter("test.conv.kernel", kernelShape, kernel),
-                                                 bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: relu)
+                                                 kernel: harness.parameter("test.conv.kernel", reference.kernelShape, reference.kernel),
+                                                 bias: harness.parameter("test.conv.bias", [outChannels], reference.bias), relu: relu)
         let outputBlock = tag == dnnl_nChw16c && outChannels % 16 == 0 ? 16 : 8
         #expect(layer.output.descriptor.innerBlock == outputBlock)
         try harness.graph.runForward()
-        let error = relativeError(try harness.read(layer.output.value), expected)
+        let error = relativeError(try harness.read(layer.output.value), reference.y)
         #expect(error < Self.tolerance, "relative error \(error)")
     }
 
