@@ -183,3 +183,10 @@ TARGET void pack_transposed_panels(long rows, long columns, const float *m, floa
         }
     }
 }
+
+TARGET void transpose_block8(const float *m, long row_stride, float *out) {
+    __m256 r[8];
+    for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + i * row_stride);
+    transpose8(r);
+    for (long i = 0; i < 8; i++) _mm256_storeu_ps(out + 8 * i, r[i]);
+}

@@ -1,4 +1,5 @@
 import CDNNL
+import CPanelProduct
 
 /// One 3×3 "same" convolution by Winograd's F(4×4, 3×3) over nChw8c or nChw16c tensors: the input
 /// transform of a chunk of tiles, 36 matrix products [tiles, in]×[in, out] (by `PanelProduct`,
@@ -7,16 +8,23 @@ import CDNNL
 /// (the output gradient convolved with the kernel rotated 180° and its channels swapped) are both
 /// one of these.
 ///
-/// The kernel is read from the parameter's master memory through a reorder into a plain staging
-/// copy, and transformed again whenever the parameter's version changes.
+/// The kernel is read from the parameter's master memory: directly where it is in the pass's
+/// order, through 8×8 transposes where it is the transpose of it (the backward-data pass with
+/// panels), else through a reorder into a plain staging copy. It is transformed again whenever
+/// the parameter's version changes.
 final class WinogradPass {
     let geometry: WinogradGeometry
     private let tileCount: Int
     private let engine: DNNLEngine
     private let kernel: ParameterTensor
-    /// The kernel as (3, 3, in, out) of this pass, out fastest.
+    /// The kernel as (3, 3, in, out) of this pass, out fastest; or, when `readsTransposed`, the
+    /// parameter's master as (3, 3, out, in).
     private let kernelStaging: DNNLMemory
     private let kernelCopy: PrimitiveCall?
+    /// The input-gradient pass with panels reads the forward kernel's master directly, through
+    /// 8×8 transposes, instead of a transposed copy refreshed every training step: the copies
+    /// took about 28 ms of a 1.7 s step (oneDNN reorders) and as much memory as the kernels.
+    private let readsTransposed: Bool
     /// Taps read in reverse order: the backward-data convolution's kernel is the forward one rotated.
     private let rotated: Bool
     /// Where the transformed input and products live, and in training the transformed kernels
@@ -53,11 +61,14 @@ final class WinogradPass {
                                     tilesDown: tilesDown, tilesAcross: tilesAcross, chunkTiles: chunkTiles, relu: relu,
                                     inputBlock: channelBlocks.input, outputBlock: channelBlocks.output, placement: placement)
         if master.descriptor.sameLayout(as: kernelLayout) {
-            kernelStaging = master
-            kernelCopy = nil
+            (kernelStaging, kernelCopy, readsTransposed) = (master, nil, false)
+        } else if panelProducts, inChannels % 8 == 0, outChannels % 8 == 0,
+                  master.descriptor.sameLayout(as: try MemoryDescriptor(dims: [inChannels, outChannels, 3, 3], tag: dnnl_hwio)) {
+            (kernelStaging, kernelCopy, readsTransposed) = (master, nil, true)
         } else {
             kernelStaging = try DNNLMemory(kernelLayout, engine: engine)
             kernelCopy = try PrimitiveCall.reorder(from: master, to: kernelStaging, engine: engine)
+            readsTransposed = false
         }
 
         panelProduct = panelProducts ? PanelProduct(count: positions, depth: inChannels, columns: outChannels) : nil
@@ -162,25 +173,59 @@ final class WinogradPass {
         let rotated = rotated
         let parts = min(OpenMPLoop.threads, groups)
         let positions = WinogradTransform.positions
-        let panels = panelProduct, outChannels = geometry.outChannels
+        let panels = panelProduct, inChannels = geometry.inChannels, outChannels = geometry.outChannels
+        let transposed = readsTransposed
         OpenMPLoop.forEach(parts) { part in
-            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: group * (9 + positions) + 18) { scratch in
-                withUnsafeTemporaryAllocation(of: Int.self, capacity: group) { offsets in
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: group * (9 + positions + 8) + 18) { scratch in
+                withUnsafeTemporaryAllocation(of: Int.self, capacity: 3 * group) { offsets in
                     guard let taps = scratch.baseAddress, let sourceOffsets = offsets.baseAddress else { return }
                     let transformed = taps + 9 * group, left = transformed + positions * group
+                    // Read transposed: the 8×8 blocks of the master that hold the group's taps
+                    // (their first elements' byte offsets) and each block transposed per tap;
+                    // `sourceOffsets` then holds which of them each group block takes, and
+                    // `blockRows` which of its rows.
+                    let transposedBlocks = left + 18, blockOrigins = sourceOffsets + group, blockRows = blockOrigins + group
                     for index in (0..<groups).split(part, of: parts) {
                         let first = index &* group, count = min(group, blocks &- first)
                         // The group's blocks are contiguous in every position's matrix; in
                         // panels, their sources are a few rows of the staging copy instead.
+                        var origins = 0
                         for block in 0..<count {
                             let destination = (first &+ block) &* 8
-                            sourceOffsets[block] = panels.map {
-                                let (row, column) = $0.element(at: destination)
-                                return (row &* outChannels &+ column) &* 4
-                            } ?? destination &* 4
+                            guard let panels else {
+                                sourceOffsets[block] = destination &* 4
+                                continue
+                            }
+                            let (row, column) = panels.element(at: destination)
+                            guard transposed else {
+                                sourceOffsets[block] = (row &* outChannels &+ column) &* 4
+                                continue
+                            }
+                            // Taps of input channel `row` for output channels `column`..<+8: row
+                            // `row % 8` of the transpose of the master's rows `column`..<+8,
+                            // columns `row - row % 8`..<+8.
+                            let origin = (column &* inChannels &+ (row & ~7)) &* 4
+                            var found = 0
+                            while found < origins && blockOrigins[found] != origin { found &+= 1 }
+                            if found == origins {
+                                blockOrigins[origins] = origin
+                                origins &+= 1
+                            }
+                            sourceOffsets[block] = found
+                            blockRows[block] = row & 7
                         }
                         for tap in 0..<9 {
                             let source = tap &* pairs &* 4, slot = rotated ? 8 &- tap : tap
+                            if transposed {
+                                for origin in 0..<origins {
+                                    transpose_block8((kernels.staging + (source &+ blockOrigins[origin])).assumingMemoryBound(to: Float.self),
+                                                     inChannels, UnsafeMutableRawPointer(transposedBlocks + origin &* 8).assumingMemoryBound(to: Float.self))
+                                }
+                                for block in 0..<count {
+                                    taps[block &* 9 &+ slot] = transposedBlocks[sourceOffsets[block] &* 8 &+ blockRows[block]]
+                                }
+                                continue
+                            }
                             for block in 0..<count {
                                 taps[block &* 9 &+ slot] = kernels.staging.loadUnaligned(fromByteOffset: source &+ sourceOffsets[block],
                                                                                           as: SIMD8<Float>.self)

@@ -1,3 +1,4 @@
+import CPanelProduct
 import Testing
 @testable import UNet
 
@@ -61,6 +62,25 @@ struct PanelProductTests {
             for column in 0..<columns {
                 let element = product.element(at: product.offset(row: row, column: column))
                 #expect(element.row == row && element.column == column, "(\(row), \(column)) came back as \(element)")
+            }
+        }
+    }
+
+    /// The 8×8 transpose through which the input-gradient passes read the kernel's master: a
+    /// block inside a wider matrix, its rows 24 floats apart, around values it must not touch.
+    @Test func transposesAnEightByEightBlockOfAWiderMatrix() {
+        let stride = 24
+        let m = (0..<(8 * stride + 5)).map { Float($0) }
+        var out = [Float](repeating: .nan, count: 64)
+        m.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { destination in
+                guard let from = source.baseAddress, let to = destination.baseAddress else { return }
+                transpose_block8(from + 5, stride, to)
+            }
+        }
+        for k in 0..<8 {
+            for j in 0..<8 {
+                #expect(out[8 * k + j] == m[5 + j * stride + k], "element (\(k), \(j))")
             }
         }
     }

@@ -35,6 +35,12 @@ void blocked_gradient_product(long in_channels, long out_channels, long depth, l
    Call only where panel_product_supported() returned 1. */
 void pack_transposed_panels(long rows, long columns, const float *m, float *panels, long first_panel, long end_panel);
 
+/* The transpose of the 8×8 block at m (its rows row_stride floats apart) into 64 contiguous
+   floats: out[8·k + j] = m[j·row_stride + k].
+
+   Call only where panel_product_supported() returned 1. */
+void transpose_block8(const float *m, long row_stride, float *out);
+
 /* Asks for the 64-byte line at `address` to be brought into the caches: a hint that never faults,
    for loops that read more streams than the hardware prefetchers follow. */
 static inline void prefetch_line(const void *address) { __builtin_prefetch(address, 0, 3); }
