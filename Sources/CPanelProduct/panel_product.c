@@ -169,24 +169,23 @@ TARGET static inline void transpose8(__m256 *r) {
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+/* The 8×8 block at m (rows m_stride floats apart), transposed into out (rows out_stride apart). */
+TARGET static inline void transpose_rows8(const float *m, long m_stride, float *out, long out_stride) {
+    __m256 r[8];
+    for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + i * m_stride);
+    transpose8(r);
+    for (long i = 0; i < 8; i++) _mm256_storeu_ps(out + i * out_stride, r[i]);
+}
+
 TARGET void pack_transposed_panels(long rows, long columns, const float *m, float *panels, long first_panel, long end_panel) {
     for (long j = first_panel; j < end_panel; j++) {
         long width = panel_width(rows, j);
         float *panel = panels + 16 * j * columns;
         for (long c = 0; c < columns; c += 8) {
-            for (long half = 0; half < width; half += 8) {
-                __m256 r[8];
-                for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + (16 * j + half + i) * columns + c);
-                transpose8(r);
-                for (long i = 0; i < 8; i++) _mm256_storeu_ps(panel + (c + i) * width + half, r[i]);
-            }
+            for (long half = 0; half < width; half += 8)
+                transpose_rows8(m + (16 * j + half) * columns + c, columns, panel + c * width + half, width);
         }
     }
 }
 
-TARGET void transpose_block8(const float *m, long row_stride, float *out) {
-    __m256 r[8];
-    for (long i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(m + i * row_stride);
-    transpose8(r);
-    for (long i = 0; i < 8; i++) _mm256_storeu_ps(out + 8 * i, r[i]);
-}
+TARGET void transpose_block8(const float *m, long row_stride, float *out) { transpose_rows8(m, row_stride, out, 8); }

@@ -67,7 +67,7 @@ struct PanelProductTests {
     }
 
     /// The 8×8 transpose through which the input-gradient passes read the kernel's master: a
-    /// block inside a wider matrix, its rows 24 floats apart, around values it must not touch.
+    /// block inside a wider matrix, starting mid-row, its rows 24 floats apart.
     @Test func transposesAnEightByEightBlockOfAWiderMatrix() {
         let stride = 24
         let m = (0..<(8 * stride + 5)).map { Float($0) }
