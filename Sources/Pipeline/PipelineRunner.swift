@@ -57,8 +57,6 @@ public struct PipelineRunner {
             log.info("== \(stage.name)")
             switch stage.action {
             case .train(let options):
-                try FileManager.default.createDirectory(atPath: (options.output as NSString).deletingLastPathComponent,
-                                                        withIntermediateDirectories: true)
                 try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
                 log.info("\(stage.name): wrote \(options.output)")
             case .predict(let job):

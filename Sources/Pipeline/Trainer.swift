@@ -24,6 +24,7 @@ public struct Trainer {
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws {
         if let problem = options.problems.first { throw UsageError(problem) }
+        try prepareOutputFolder()
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
         // The network's output channel k is class id k + 1; background (0) is "no class".
         let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
@@ -106,8 +107,8 @@ public struct Trainer {
                                        normalization: normalization, classWeights: config.classWeights, config: config)))
 
         let classMetadata = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
-        if progress.batchesDone == 0 { try? FileManager.default.removeItem(atPath: metricsPath) }
         guard progress.batchesDone < totalBatches else { return }
+        try startMetrics(fresh: progress.batchesDone == 0)
 
         let batchSize = progress.batchSize
         let queue = BatchQueue<TrainingBatch>(first: progress.batchesDone, end: totalBatches, capacity: 4,
@@ -194,6 +195,33 @@ public struct Trainer {
         file.training?.trainer = String(decoding: try encoder.encode(progress), as: UTF8.self)
         try file.write(toFile: lastCheckpointPath)
         onEvent(.checkpointWritten(path: lastCheckpointPath))
+    }
+
+    /// Creates the output model's folder, and refuses one that cannot be written to, before any
+    /// work: an unattended run must not find out after its first epoch that it cannot save.
+    func prepareOutputFolder() throws {
+        let folder = (options.output as NSString).deletingLastPathComponent
+        let path = folder.isEmpty ? "." : folder
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError(path: path, reason: "cannot create the folder for --out (\(error.localizedDescription))")
+        }
+        guard FileManager.default.isWritableFile(atPath: path) else {
+            throw PipelineError(path: path, reason: "the folder for --out is not writable")
+        }
+    }
+
+    /// Empties the metrics file for a fresh run, or checks that a resumed run can append to it,
+    /// before the first step.
+    func startMetrics(fresh: Bool) throws {
+        if fresh || !FileManager.default.fileExists(atPath: metricsPath) {
+            guard FileManager.default.createFile(atPath: metricsPath, contents: Data()) else {
+                throw PipelineError(path: metricsPath, reason: "cannot create the metrics file")
+            }
+        } else if !FileManager.default.isWritableFile(atPath: metricsPath) {
+            throw PipelineError(path: metricsPath, reason: "the metrics file is not writable; a resumed run appends to it")
+        }
     }
 
     func appendMetrics(_ metrics: EpochMetrics) throws {

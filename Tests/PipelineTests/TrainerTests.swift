@@ -68,6 +68,35 @@ final class StopAfter: Sendable {
     }
 }
 
+@Test func theOutputFolderIsCreated() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("models/nightly/m.safetensors"))
+    options.epochs = 1
+    try Trainer(options: options).run()
+    for name in ["m.safetensors", "m.last.safetensors", "m.metrics.jsonl"] {
+        #expect(FileManager.default.fileExists(atPath: folder.file("models/nightly/\(name)")), "\(name)")
+    }
+}
+
+/// An --out that cannot be saved to fails before the first step, not after the first epoch.
+@Test func anUnusableOutputFolderFailsBeforeTraining() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    #expect(FileManager.default.createFile(atPath: folder.file("taken"), contents: Data("a file".utf8)))
+    let options = smallTrainingOptions(folder, output: folder.file("taken/m.safetensors"))
+    var steps = 0
+    #expect {
+        try Trainer(options: options).run(onEvent: { event in
+            if case .step = event { steps += 1 }
+        })
+    } throws: { error in
+        (error as? PipelineError)?.path == folder.file("taken")
+            && (error as? PipelineError)?.reason.hasPrefix("cannot create the folder for --out") == true
+    }
+    #expect(steps == 0)
+}
+
 /// A small U-Net trained for about a minute on synthetic scenes like sample-data's must separate
 /// the classes far better than chance. Measured with this configuration: validation mean IoU
 /// 0.16–0.24 for the first 8 epochs, then 0.51 at epoch 9 and 0.93 at epoch 16.
