@@ -270,7 +270,7 @@ public struct Trainer {
         while start < windows.count {
             let slice = windows[start..<min(start + batchSize, windows.count)]
             let batch = try sampler.validationBatch(slice, readers: readers)
-            let probabilities = try model.forward(batch.inputs, training: false)
+            let probabilities = try model.validationForward(batch.inputs)
             lossSum += WeightedBinaryCrossEntropy.loss(probabilities: probabilities.values, targets: batch.targets.values,
                                                        ignore: batch.ignore.values, classWeights: model.config.classWeights) * Double(slice.count)
             lossTiles += slice.count

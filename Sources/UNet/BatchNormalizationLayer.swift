@@ -14,17 +14,11 @@ final class BatchNormalizationLayer: GraphLayer {
     private let forward: PrimitiveDescriptor
     private let batchMean: DNNLMemory?
     private let batchVariance: DNNLMemory?
-    private let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
+    private static let flags = dnnl_use_scale.rawValue | dnnl_use_shift.rawValue
 
     init(graph: NetworkGraph, input: Activation, gamma: ParameterTensor, beta: ParameterTensor,
          movingMean: ParameterTensor, movingVariance: ParameterTensor) throws {
-        var data = input.descriptor.raw
-        var operation = dnnl_batch_normalization_desc_t()
-        let kind = graph.training ? dnnl_forward_training : dnnl_forward_inference
-        let modeFlags = graph.training ? flags : flags | dnnl_use_global_stats.rawValue
-        try check(dnnl_batch_normalization_forward_desc_init(&operation, kind, &data, Self.epsilon, modeFlags),
-                  "batch_normalization_forward_desc_init \(gamma.name)")
-        forward = try PrimitiveDescriptor(operation: operation, engine: graph.engine, what: "batch normalization forward \(gamma.name)")
+        forward = try Self.forwardDescriptor(input: input, training: graph.training, engine: graph.engine, name: gamma.name)
         self.input = input
         self.gamma = gamma
         self.beta = beta
@@ -43,12 +37,15 @@ final class BatchNormalizationLayer: GraphLayer {
             let variance = try DNNLMemory(vector, engine: graph.engine)
             batchMean = mean
             batchVariance = variance
+            let inference = try Self.forwardDescriptor(input: input, training: false, engine: graph.engine, name: gamma.name)
+            let evaluation = try PrimitiveCall(inference, bindings + [(ExecutionArgument.mean, storedMean),
+                                                                      (ExecutionArgument.variance, storedVariance)])
             bindings += [(ExecutionArgument.mean, mean), (ExecutionArgument.variance, variance)]
-            graph.append(try PrimitiveCall(forward, bindings))
-            graph.append(.host {
+            graph.append(training: .primitive(try PrimitiveCall(forward, bindings)), evaluation: .primitive(evaluation))
+            graph.append(training: .host {
                 Self.moveAverage(storedMean.floats, toward: mean.floats)
                 Self.moveAverage(storedVariance.floats, toward: variance.floats)
-            })
+            }, evaluation: nil)
         } else {
             batchMean = nil
             batchVariance = nil
@@ -56,6 +53,18 @@ final class BatchNormalizationLayer: GraphLayer {
             graph.append(try PrimitiveCall(forward, bindings))
         }
         graph.add(self)
+    }
+
+    /// Training mode normalises with the batch's statistics and returns them; inference mode
+    /// reads the stored ones.
+    private static func forwardDescriptor(input: Activation, training: Bool, engine: DNNLEngine, name: String) throws -> PrimitiveDescriptor {
+        var data = input.descriptor.raw
+        var operation = dnnl_batch_normalization_desc_t()
+        let kind = training ? dnnl_forward_training : dnnl_forward_inference
+        let modeFlags = training ? flags : flags | dnnl_use_global_stats.rawValue
+        try check(dnnl_batch_normalization_forward_desc_init(&operation, kind, &data, epsilon, modeFlags),
+                  "batch_normalization_forward_desc_init \(name)")
+        return try PrimitiveDescriptor(operation: operation, engine: engine, what: "batch normalization forward \(name)")
     }
 
     private static func moveAverage(_ stored: UnsafeMutableBufferPointer<Float>, toward batch: UnsafeMutableBufferPointer<Float>) {
@@ -69,7 +78,7 @@ final class BatchNormalizationLayer: GraphLayer {
         var diffData = output.descriptor.raw
         var data = input.descriptor.raw
         var operation = dnnl_batch_normalization_desc_t()
-        try check(dnnl_batch_normalization_backward_desc_init(&operation, dnnl_backward, &diffData, &data, Self.epsilon, flags),
+        try check(dnnl_batch_normalization_backward_desc_init(&operation, dnnl_backward, &diffData, &data, Self.epsilon, Self.flags),
                   "batch_normalization_backward_desc_init \(gamma.name)")
         let backward = try PrimitiveDescriptor(operation: operation, hint: forward, engine: graph.engine,
                                                what: "batch normalization backward \(gamma.name)")

@@ -24,7 +24,7 @@ final class BinaryCrossEntropyLoss: GraphLayer {
         if graph.training {
             let gradient = try DNNLMemory(plain, engine: graph.engine)
             hostGradient = gradient
-            graph.append(.host { [unowned self] in try self.evaluate(gradient.floats) })
+            graph.append(training: .host { [unowned self] in try self.evaluate(gradient.floats) }, evaluation: nil)
         } else {
             hostGradient = nil
         }

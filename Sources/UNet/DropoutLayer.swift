@@ -1,6 +1,7 @@
 /// Inverted dropout for training graphs: each element is kept with probability 1 − rate and
 /// scaled by 1/(1 − rate), else zeroed. The mask is drawn from the model's seeded generator and
-/// kept for the backward pass. Inference graphs do not contain this layer.
+/// kept for the backward pass. Inference graphs do not contain this layer; a training graph's
+/// evaluation run copies its input through.
 final class DropoutLayer: GraphLayer {
     let input: Activation
     let output: Activation
@@ -19,13 +20,15 @@ final class DropoutLayer: GraphLayer {
         // Keep when a uniform 24-bit draw is at least rate·2^24.
         let threshold = UInt64((rate * Double(1 << 24)).rounded())
         let kept = Float(1 / (1 - rate))
-        graph.append(.host {
+        graph.append(training: .host {
             for i in 0..<count {
                 let draw = generator.next() >> 40
                 let scale: Float = draw >= threshold ? kept : 0
                 mask[i] = scale
                 destination[i] = source[i] * scale
             }
+        }, evaluation: .host {
+            UnsafeMutableRawBufferPointer(destination).copyMemory(from: UnsafeRawBufferPointer(source))
         })
         graph.add(self)
     }

@@ -8,6 +8,9 @@ final class NetworkGraph {
     let precision: Precision
     let dropoutGenerator: DropoutGenerator
     private(set) var forwardSteps: [GraphStep] = []
+    /// A training graph's forward pass in inference mode: the forward steps with batch
+    /// normalisation on the stored statistics, no dropout and no loss (`runEvaluation`).
+    private(set) var evaluationSteps: [GraphStep] = []
     private(set) var backwardSteps: [GraphStep] = []
     /// Reorders that refresh per-graph copies of master weights stored in another layout.
     private var weightRefreshSteps: [GraphStep] = []
@@ -28,10 +31,18 @@ final class NetworkGraph {
 
     func append(_ step: GraphStep) {
         forwardSteps.append(step)
+        evaluationSteps.append(step)
     }
 
     func append(_ call: PrimitiveCall) {
-        forwardSteps.append(.primitive(call))
+        append(.primitive(call))
+    }
+
+    /// Adds a step of the training-mode forward pass that an evaluation run replaces by
+    /// `evaluation` (or leaves out, when nil).
+    func append(training step: GraphStep, evaluation: GraphStep?) {
+        forwardSteps.append(step)
+        if let evaluation { evaluationSteps.append(evaluation) }
     }
 
     func add(_ layer: GraphLayer) {
@@ -101,6 +112,14 @@ final class NetworkGraph {
     func runForward() throws {
         try run(weightRefreshSteps)
         try run(forwardSteps)
+    }
+
+    /// Runs a training graph's forward pass as an inference graph would: the same outputs up to
+    /// rounding, in the training graph's memory. Moving statistics and the dropout generator stay
+    /// as they were, and the activations kept for the backward pass are overwritten.
+    func runEvaluation() throws {
+        try run(weightRefreshSteps)
+        try run(evaluationSteps)
     }
 
     func runBackward() throws {

@@ -94,6 +94,26 @@ public final class UNetModel {
         unet.loss.ignore = nil
         try load(input, into: unet)
         try unet.graph.runForward()
+        return probabilities(of: unet, batch: batch, height: height, width: width)
+    }
+
+    /// The probabilities of `forward(_:training: false)` (stored statistics, no dropout), computed
+    /// by a training graph run in inference mode rather than by an inference graph of their own,
+    /// so that a trainer's validation keeps one graph's memory instead of two (for the reference
+    /// network at batch 8, about 0.8 GiB less). The batch is padded with zero tiles up to the
+    /// smallest training graph already built for its tile shape that holds it. The results agree
+    /// with `forward`'s up to rounding; training continues as if this call had not happened.
+    public func validationForward(_ input: HostTensor) throws -> HostTensor {
+        let (batch, height, width) = try checkInput(input)
+        let built = graphs.keys.filter { $0.training && $0.height == height && $0.width == width && $0.batch >= batch }
+        let unet = try graph(batch: built.map(\.batch).min() ?? batch, height: height, width: width, training: true)
+        try load(input, into: unet)
+        try unet.graph.runEvaluation()
+        return probabilities(of: unet, batch: batch, height: height, width: width)
+    }
+
+    /// The sigmoid of the first `batch` tiles' logits after a forward run.
+    private func probabilities(of unet: UNetGraph, batch: Int, height: Int, width: Int) -> HostTensor {
         let logits = unet.loss.hostLogits.floats
         var probabilities = [Float](repeating: 0, count: batch * height * width * config.nClasses)
         probabilities.withUnsafeMutableBufferPointer { output in
@@ -198,10 +218,12 @@ public final class UNetModel {
         return (input.shape[0], input.shape[1], input.shape[2])
     }
 
+    /// Copies the input into the graph's, whose batch may be larger: the tiles beyond it are zeros.
     private func load(_ input: HostTensor, into unet: UNetGraph) throws {
         let destination = unet.hostInput.floats
-        guard destination.count == input.count else { throw UNetError("input has \(input.count) values, expected \(destination.count)") }
+        guard destination.count >= input.count else { throw UNetError("input has \(input.count) values, expected \(destination.count)") }
         input.values.withUnsafeBufferPointer { _ = destination.initialize(from: $0) }
+        UnsafeMutableBufferPointer(rebasing: destination[input.count...]).update(repeating: 0)
     }
 
     /// The graph for a batch shape, built on first use and cached (the least recently used goes).

@@ -87,6 +87,33 @@ import Testing
         #expect(resumed.adamStep == 3)
     }
 
+    /// A training graph run in inference mode gives the inference graph's probabilities, also for
+    /// a batch it pads, and leaves the training where it was: the moving statistics, the dropout
+    /// draws and the next step are those of a model that never validated.
+    @Test(arguments: ConvolutionAlgorithm.allCases)
+    func validationForwardMatchesInferenceAndLeavesTrainingAlone(algorithm: ConvolutionAlgorithm) throws {
+        let (input, targets) = Self.batch(Self.config, n: 4)
+        let validating = try UNetModel(config: Self.config, seed: 41, convolutionAlgorithm: algorithm)
+        let plain = try UNetModel(config: Self.config, seed: 41, convolutionAlgorithm: algorithm)
+        for model in [validating, plain] {
+            for _ in 0..<3 { _ = try model.trainStep(input: input, targets: targets) }
+        }
+        let probe = Self.batch(Self.config, n: 3, seed: 92).input
+        let validated = try validating.validationForward(probe)
+        let expected = try validating.forward(probe)
+        #expect(validated.shape == expected.shape)
+        let difference = zip(validated.values, expected.values).map { abs($0 - $1) }.max() ?? 1
+        #expect(difference < 1e-5, "largest difference \(difference)")
+        #expect(try validating.validationForward(probe) == validated)
+
+        #expect(validating.dropoutGeneratorState == plain.dropoutGeneratorState)
+        let sameStatistics = validating.parameters() == plain.parameters()
+        #expect(sameStatistics, "validating moved the moving statistics")
+        #expect(try validating.trainStep(input: input, targets: targets) == plain.trainStep(input: input, targets: targets))
+        let sameStep = validating.parameters() == plain.parameters()
+        #expect(sameStep, "the next step's parameters differ")
+    }
+
     @Test func parametersRoundTripAndGiveIdenticalOutputs() throws {
         let (input, targets) = Self.batch(Self.config)
         let trained = try UNetModel(config: Self.config, seed: 31)
