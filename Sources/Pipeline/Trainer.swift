@@ -157,9 +157,8 @@ public struct Trainer {
                 let score = validation?.loss ?? metrics.trainingLoss
                 if progress.bestValidationLoss.map({ score < $0 }) ?? true {
                     progress.bestValidationLoss = score
-                    let best = ModelFile(model: model, includeTraining: false, classes: classMetadata,
-                                         normalization: normalization.modelNormalization)
-                    try best.write(toFile: options.output)
+                    try ModelFile.write(model: model, classes: classMetadata, normalization: normalization.modelNormalization,
+                                        toFile: options.output)
                     onEvent(.checkpointWritten(path: options.output))
                 }
                 progress.epochLossSum = 0
@@ -188,12 +187,10 @@ public struct Trainer {
 
     func saveCheckpoint(_ model: UNetModel, progress: TrainingProgress, normalization: Normalization,
                         classes: [ModelClass], onEvent: (TrainingEvent) -> Void) throws {
-        var file = ModelFile(model: model, includeTraining: true, classes: classes,
-                             normalization: normalization.modelNormalization)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        file.training?.trainer = String(decoding: try encoder.encode(progress), as: UTF8.self)
-        try file.write(toFile: lastCheckpointPath)
+        try ModelFile.write(model: model, includeTraining: true, classes: classes, normalization: normalization.modelNormalization,
+                            trainer: String(decoding: try encoder.encode(progress), as: UTF8.self), toFile: lastCheckpointPath)
         onEvent(.checkpointWritten(path: lastCheckpointPath))
     }
 

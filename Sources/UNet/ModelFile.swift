@@ -99,34 +99,45 @@ public struct ModelFile: Sendable {
     /// Writes the model atomically (temporary name in the same folder, then rename). Tensors go in
     /// `config.parameterShapes` order, then the Adam moments in the same order.
     public func write(toFile path: String) throws {
+        func stored(_ values: [String: HostTensor], prefix: String = "") -> TensorSource {
+            { name, shape in
+                guard let tensor = values[name] else { throw ModelFileError(path: path, reason: "cannot save: tensor \(prefix + name) is missing") }
+                guard tensor.shape == shape else {
+                    throw ModelFileError(path: path, reason: "cannot save: tensor \(prefix + name) has shape \(tensor.shape), expected \(shape)")
+                }
+                return tensor.values
+            }
+        }
+        try Self.write(config: config, classes: classes, normalization: normalization, parameters: stored(parameters),
+                       training: training.map {
+                           (.init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState, trainer: $0.trainer),
+                            stored($0.adamM, prefix: Self.adamMomentPrefix), stored($0.adamV, prefix: Self.adamVelocityPrefix))
+                       }, toFile: path)
+    }
+
+    /// The values of a tensor given its name (without the Adam prefixes) and Keras shape.
+    typealias TensorSource = (String, [Int]) throws -> [Float]
+
+    /// Writes a model file whose tensors are fetched from `parameters` (and with `training` the
+    /// Adam moments of the trainable ones) as the writer reaches them, one at a time.
+    static func write(config: UNetConfig, classes: [ModelClass]?, normalization: ModelNormalization?, parameters: @escaping TensorSource,
+                      training: (state: ModelFileDocument.Training, firstMoments: TensorSource, secondMoments: TensorSource)?,
+                      toFile path: String) throws {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
         if let problem = config.problems.first { throw fail("invalid config: \(problem)") }
-
-        var tensors: [(name: String, tensor: HostTensor)] = []
-        func append(_ name: String, _ shape: [Int], from values: [String: HostTensor], as stored: String) throws {
-            guard let tensor = values[name] else { throw fail("cannot save: tensor \(stored) is missing") }
-            guard tensor.shape == shape else {
-                throw fail("cannot save: tensor \(stored) has shape \(tensor.shape), expected \(shape)")
-            }
-            tensors.append((stored, tensor))
+        func deferred(_ shapes: [(name: String, shape: [Int])], prefix: String = "",
+                      _ source: @escaping TensorSource) -> [SafeTensorsWriter.DeferredTensor] {
+            shapes.map { name, shape in .init(name: prefix + name, shape: shape) { try source(name, shape) } }
         }
-        for (name, shape) in config.parameterShapes {
-            try append(name, shape, from: parameters, as: name)
-        }
+        var tensors = deferred(config.parameterShapes, parameters)
         if let training {
             let trainable = Self.trainableShapes(config)
-            for (name, shape) in trainable {
-                try append(name, shape, from: training.adamM, as: Self.adamMomentPrefix + name)
-            }
-            for (name, shape) in trainable {
-                try append(name, shape, from: training.adamV, as: Self.adamVelocityPrefix + name)
-            }
+            tensors += deferred(trainable, prefix: Self.adamMomentPrefix, training.firstMoments)
+            tensors += deferred(trainable, prefix: Self.adamVelocityPrefix, training.secondMoments)
         }
 
-        let document = ModelFileDocument(
-            format: ModelFileDocument.format, version: ModelFileDocument.version, config: config,
-            classes: classes, normalization: normalization,
-            training: training.map { .init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState, trainer: $0.trainer) })
+        let document = ModelFileDocument(format: ModelFileDocument.format, version: ModelFileDocument.version, config: config,
+                                         classes: classes, normalization: normalization, training: training?.state)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json: String
@@ -135,7 +146,7 @@ public struct ModelFile: Sendable {
         } catch {
             throw fail("cannot encode the metadata: \(error)")
         }
-        try SafeTensorsWriter.write(tensors, metadata: ["segpipe": json], toFile: path)
+        try SafeTensorsWriter.write(deferred: tensors, metadata: ["segpipe": json], toFile: path)
     }
 
     private static func read(_ name: String, shape: [Int], from reader: SafeTensorsReader) throws -> HostTensor {

@@ -99,10 +99,15 @@ final class ParameterTensor {
     }
 
     func moments() throws -> (m: [Float], v: [Float]) {
-        guard let firstMoment, let secondMoment else {
-            return pendingMoments ?? ([Float](repeating: 0, count: count), [Float](repeating: 0, count: count))
+        (try moment(second: false), try moment(second: true))
+    }
+
+    /// Adam's first moment, or with `second` its second, in Keras's layout.
+    func moment(second: Bool) throws -> [Float] {
+        guard let memory = second ? secondMoment : firstMoment else {
+            return (second ? pendingMoments?.v : pendingMoments?.m) ?? [Float](repeating: 0, count: count)
         }
-        return (try read(firstMoment), try read(secondMoment))
+        return try read(memory)
     }
 
     func setMoments(m: [Float], v: [Float]) throws {

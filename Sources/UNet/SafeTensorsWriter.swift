@@ -7,11 +7,32 @@ import Foundation
 /// The file appears atomically: it is written under a temporary name in the destination's folder,
 /// flushed to disk, then renamed over the destination.
 public enum SafeTensorsWriter {
+    /// A tensor whose values are produced only when the writer reaches it, so that a file of many
+    /// large tensors holds one of them in memory at a time.
+    public struct DeferredTensor {
+        public let name: String
+        public let shape: [Int]
+        public let values: () throws -> [Float]
+
+        public init(name: String, shape: [Int], values: @escaping () throws -> [Float]) {
+            self.name = name
+            self.shape = shape
+            self.values = values
+        }
+    }
+
     public static func write(
         _ tensors: [(name: String, tensor: HostTensor)], metadata: [String: String] = [:], toFile path: String
     ) throws {
+        try write(deferred: tensors.map { entry in DeferredTensor(name: entry.name, shape: entry.tensor.shape) { entry.tensor.values } },
+                  metadata: metadata, toFile: path)
+    }
+
+    /// Writes tensors whose values are asked for one at a time, in order; each must produce as
+    /// many values as its shape holds.
+    public static func write(deferred tensors: [DeferredTensor], metadata: [String: String] = [:], toFile path: String) throws {
         var seen = Set<String>()
-        for (name, _) in tensors {
+        for name in tensors.map(\.name) {
             guard name != "__metadata__" else {
                 throw ModelFileError(path: path, reason: "a tensor cannot be called __metadata__")
             }
@@ -33,8 +54,20 @@ public enum SafeTensorsWriter {
                 var length = UInt64(header.count).littleEndian
                 try handle.write(contentsOf: Data(bytes: &length, count: 8))
                 try handle.write(contentsOf: header)
-                for (_, tensor) in tensors {
-                    try handle.write(contentsOf: littleEndianBytes(tensor.values))
+                for tensor in tensors {
+                    let values: [Float]
+                    do {
+                        values = try tensor.values()
+                    } catch let error as ModelFileError {
+                        throw error
+                    } catch {
+                        throw ModelFileError(path: path, reason: "cannot read tensor \(tensor.name) to write it: \(error)")
+                    }
+                    let expected = tensor.shape.reduce(1, *)
+                    guard values.count == expected else {
+                        throw ModelFileError(path: path, reason: "tensor \(tensor.name) has \(values.count) values for shape \(tensor.shape) (\(expected))")
+                    }
+                    try handle.write(contentsOf: littleEndianBytes(values))
                 }
                 try handle.synchronize()
             } catch {
@@ -53,17 +86,17 @@ public enum SafeTensorsWriter {
     }
 
     /// The JSON header, its keys in the tensors' order, `__metadata__` first when present.
-    static func headerBytes(_ tensors: [(name: String, tensor: HostTensor)], metadata: [String: String]) -> Data {
+    static func headerBytes(_ tensors: [DeferredTensor], metadata: [String: String]) -> Data {
         var parts: [String] = []
         if !metadata.isEmpty {
             let pairs = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0] ?? ""))" }
             parts.append("\"__metadata__\":{\(pairs.joined(separator: ","))}")
         }
         var offset = 0
-        for (name, tensor) in tensors {
-            let bytes = 4 * tensor.count
+        for tensor in tensors {
+            let bytes = 4 * tensor.shape.reduce(1, *)
             let shape = tensor.shape.map(String.init).joined(separator: ",")
-            parts.append("\(jsonString(name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+            parts.append("\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + bytes)]}")
             offset += bytes
         }
         var json = Array("{\(parts.joined(separator: ","))}".utf8)

@@ -144,6 +144,11 @@ public final class UNetModel {
         return unet.loss.loss
     }
 
+    /// The parameter tensor of that name in `config.parameterShapes`.
+    func parameter(named name: String) -> ParameterTensor? {
+        parameterByName[name]
+    }
+
     /// Every tensor of `config.parameterShapes`, in Keras's layouts.
     public func parameters() -> [String: HostTensor] {
         var result: [String: HostTensor] = [:]

@@ -152,6 +152,33 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["m.safetensors"])
     }
 
+    /// Writing straight from a model, a tensor at a time, gives the same bytes as the copy of
+    /// everything that `ModelFile(model:)` takes first, with and without the training state.
+    @Test func writingFromTheModelMatchesWritingItsCopy() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try UNetModel(config: smallConfig, seed: 8)
+        var values = TestValues(state: 12)
+        let input = values.tensor([2, 32, 32, 4])
+        let targets = HostTensor(shape: [2, 32, 32, 3], values: values.tensor([2, 32, 32, 3]).values.map { $0 > 0 ? 1 : 0 })
+        for _ in 0..<2 { _ = try model.trainStep(input: input, targets: targets) }
+        let classes = [ModelClass(name: "a", red: 1, green: 2, blue: 3), ModelClass(name: "b", red: 4, green: 5, blue: 6),
+                       ModelClass(name: "c", red: 7, green: 8, blue: 9)]
+        let normalization = ModelNormalization(mode: "zscore", mean: [1, 2, 3, 4], std: [1, 1, 2, 2])
+        for includeTraining in [false, true] {
+            let copied = folder.appendingPathComponent("copied.safetensors").path
+            let streamed = folder.appendingPathComponent("streamed.safetensors").path
+            var file = ModelFile(model: model, includeTraining: includeTraining, classes: classes, normalization: normalization)
+            file.training?.trainer = includeTraining ? "{\"batch\":2}" : nil
+            try file.write(toFile: copied)
+            try ModelFile.write(model: model, includeTraining: includeTraining, classes: classes, normalization: normalization,
+                                trainer: includeTraining ? "{\"batch\":2}" : nil, toFile: streamed)
+            let same = try Data(contentsOf: URL(fileURLWithPath: copied)) == Data(contentsOf: URL(fileURLWithPath: streamed))
+            #expect(same, "includeTraining: \(includeTraining)")
+            #expect(try (ModelFile(contentsOfFile: streamed).training != nil) == includeTraining)
+        }
+    }
+
     /// Writes a valid model (with training state if asked), lets `damage` edit its tensor list,
     /// rewrites it with the same metadata and returns the error of loading it.
     private func writeAndLoadDamaged(

@@ -164,4 +164,23 @@ func fixtureURL(_ name: String) throws -> URL {
         #expect(error.reason.contains("tensor a is listed twice"))
         #expect(!FileManager.default.fileExists(atPath: path))
     }
+
+    /// A deferred tensor that produces the wrong number of values, or fails, leaves neither a file
+    /// whose header lies nor a temporary file.
+    @Test func deferredTensorsThatDoNotFitTheirShapeAreRefused() throws {
+        struct Unreadable: Error, CustomStringConvertible { var description: String { "the device is gone" } }
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("d.safetensors").path
+        let first = SafeTensorsWriter.DeferredTensor(name: "a", shape: [2]) { [1, 2] }
+        let short = try #require(throws: ModelFileError.self) {
+            try SafeTensorsWriter.write(deferred: [first, .init(name: "b", shape: [2, 3]) { [1, 2, 3] }], toFile: path)
+        }
+        #expect(short.reason == "tensor b has 3 values for shape [2, 3] (6)")
+        let failing = try #require(throws: ModelFileError.self) {
+            try SafeTensorsWriter.write(deferred: [first, .init(name: "c", shape: [1]) { throw Unreadable() }], toFile: path)
+        }
+        #expect(failing.reason == "cannot read tensor c to write it: the device is gone")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
+    }
 }
