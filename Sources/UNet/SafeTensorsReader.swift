@@ -47,6 +47,9 @@ public struct SafeTensorsReader: Sendable {
     public init(path: String) throws {
         // A FIFO or device would block or never end; only regular files are read.
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard FileManager.default.fileExists(atPath: target) else {
+            throw ModelFileError(path: path, reason: "no such file")
+        }
         if let type = try? FileManager.default.attributesOfItem(atPath: target)[.type] as? FileAttributeType,
            type != .typeRegular {
             throw ModelFileError(path: path, reason: "not a regular file")

@@ -131,7 +131,7 @@ func fixtureURL(_ name: String) throws -> URL {
     @Test func missingFilesAndFoldersAreRefusedAndLinksFollowed() throws {
         let error = try #require(throws: ModelFileError.self) { try SafeTensorsReader(path: "/nonexistent/m.safetensors") }
         #expect(error.path == "/nonexistent/m.safetensors")
-        #expect(error.reason.hasPrefix("cannot read"))
+        #expect(error.reason == "no such file")
 
         let folder = try makeTemporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
