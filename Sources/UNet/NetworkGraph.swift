@@ -102,8 +102,7 @@ final class NetworkGraph {
 
     /// Where a primitive should write a parameter's gradient given the layout it produces.
     func weightGradient(_ parameter: ParameterTensor, as descriptor: MemoryDescriptor) throws -> (memory: DNNLMemory, then: [GraphStep]) {
-        _ = try parameter.bind(descriptor)
-        guard let gradient = parameter.gradient else { throw UNetError("parameter \(parameter.name) is not trainable") }
+        let gradient = try parameter.trainingGradient(binding: descriptor)
         if gradient.descriptor.sameLayout(as: descriptor) { return (gradient, []) }
         let scratch = try DNNLMemory(descriptor, engine: engine)
         return (scratch, [.primitive(try PrimitiveCall.reorder(from: scratch, to: gradient, engine: engine))])

@@ -63,17 +63,26 @@ final class ParameterTensor {
         try copy(pending, into: memory)
         master = memory
         pending = []
-        if trainable {
-            gradient = try DNNLMemory(descriptor, engine: engine)
-            firstMoment = try DNNLMemory(descriptor, engine: engine)
-            secondMoment = try DNNLMemory(descriptor, engine: engine)
-            if let moments = pendingMoments, let firstMoment, let secondMoment {
-                try copy(moments.m, into: firstMoment)
-                try copy(moments.v, into: secondMoment)
-                pendingMoments = nil
-            }
-        }
         return memory
+    }
+
+    /// The gradient, in the master's layout (bound to `descriptor` if it has none yet), allocated
+    /// with the Adam moments when a training graph first asks for it: a model that only predicts
+    /// never holds these three copies (372 MB for the reference network).
+    func trainingGradient(binding descriptor: MemoryDescriptor) throws -> DNNLMemory {
+        let master = try bind(descriptor)
+        guard trainable else { throw UNetError("parameter \(name) is not trainable") }
+        if let gradient { return gradient }
+        let gradient = try DNNLMemory(master.descriptor, engine: engine)
+        let first = try DNNLMemory(master.descriptor, engine: engine)
+        let second = try DNNLMemory(master.descriptor, engine: engine)
+        if let moments = pendingMoments {
+            try copy(moments.m, into: first)
+            try copy(moments.v, into: second)
+            pendingMoments = nil
+        }
+        (self.gradient, firstMoment, secondMoment) = (gradient, first, second)
+        return gradient
     }
 
     var values: [Float] {

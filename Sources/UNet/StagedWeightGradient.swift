@@ -16,8 +16,7 @@ final class StagedWeightGradient {
     /// For `parameter`'s gradient written as `descriptor` (the layout it is bound to if it has
     /// none yet).
     init(_ parameter: ParameterTensor, as descriptor: MemoryDescriptor, graph: NetworkGraph) throws {
-        _ = try parameter.bind(descriptor)
-        guard let gradient = parameter.gradient else { throw UNetError("parameter \(parameter.name) is not trainable") }
+        let gradient = try parameter.trainingGradient(binding: descriptor)
         engine = graph.engine
         self.gradient = gradient
         self.descriptor = descriptor

@@ -114,6 +114,31 @@ import Testing
         #expect(sameStep, "the next step's parameters differ")
     }
 
+    /// Gradients and Adam moments exist only once a training graph needs them; moments set
+    /// before that are kept and carried into them.
+    @Test func onlyTrainingAllocatesGradientsAndMoments() throws {
+        let (input, targets) = Self.batch(Self.config)
+        let model = try UNetModel(config: Self.config, seed: 51)
+        var values = TestValues(state: 3)
+        let trainable = ModelFile.trainableShapes(Self.config)
+        let m = Dictionary(uniqueKeysWithValues: trainable.map { ($0.name, values.tensor($0.shape)) })
+        let v = Dictionary(uniqueKeysWithValues: trainable.map { ($0.name, HostTensor(shape: $0.shape, values: values.tensor($0.shape).values.map(abs))) })
+        try model.setOptimizerState(step: 4, m: m, v: v)
+        _ = try model.forward(input)
+        let kernel = try #require(model.parameter(named: "enc1.conv1.kernel"))
+        #expect(kernel.master != nil)
+        #expect(kernel.gradient == nil && kernel.firstMoment == nil && kernel.secondMoment == nil)
+        #expect(model.optimizerState().m == m)
+
+        // Built with its training graph, this one takes the moments straight into its memory.
+        let copy = try UNetModel(config: Self.config, seed: 51, batchSize: 2)
+        try copy.setOptimizerState(step: 4, m: m, v: v)
+        #expect(try model.trainStep(input: input, targets: targets) == copy.trainStep(input: input, targets: targets))
+        #expect(kernel.gradient != nil && kernel.firstMoment != nil && kernel.secondMoment != nil)
+        let same = model.parameters() == copy.parameters() && model.optimizerState().v == copy.optimizerState().v
+        #expect(same, "the moments set before training were not carried into it")
+    }
+
     @Test func parametersRoundTripAndGiveIdenticalOutputs() throws {
         let (input, targets) = Self.batch(Self.config)
         let trained = try UNetModel(config: Self.config, seed: 31)
