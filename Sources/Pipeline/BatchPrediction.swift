@@ -34,20 +34,15 @@ public struct BatchPrediction {
             + "precision=\(o.precision.rawValue) convolution=\(o.convolution.rawValue)"
     }
 
-    /// This shard's scenes: (key, path), the key being the file name.
-    public func scenes() throws -> [(key: String, path: String)] {
-        var byStem: [String: String] = [:]
-        var scenes: [(key: String, path: String)] = []
-        for path in try Predictor.scenes(in: job.inputs) {
-            let key = (path as NSString).lastPathComponent
-            let stem = (key as NSString).deletingPathExtension
-            if let other = byStem[stem] {
-                throw PipelineError(path: path, reason: "would write the same outputs (\(stem).png) as \(other)")
-            }
-            byStem[stem] = path
-            if shard.contains(key) { scenes.append((key, path)) }
-        }
-        return scenes
+    /// This shard's scenes: (key, path), the key being the file name; and the scenes of this
+    /// shard that cannot be predicted because an earlier scene makes the same outputs (each run
+    /// reports them as failed and predicts the rest). Throws when an input cannot be listed.
+    public func scenes() throws -> (scenes: [(key: String, path: String)], collisions: [PipelineError]) {
+        let list = Predictor.sceneList(job.inputs)
+        if let problem = list.unreadable.first { throw problem }
+        let scenes = list.scenes.map { (key: ($0 as NSString).lastPathComponent, path: $0) }.filter { shard.contains($0.key) }
+        let collisions = list.collisions.filter { shard.contains(($0.path as NSString).lastPathComponent) }
+        return (scenes, collisions)
     }
 
     /// Why a scene needs predicting, or nil when its record matches and its outputs exist.
@@ -65,7 +60,8 @@ public struct BatchPrediction {
 
     /// What a run would do, without locking or writing anything (`--dry-run`).
     public func plan(log: RunLog) throws {
-        let scenes = try self.scenes()
+        let (scenes, collisions) = try self.scenes()
+        for collision in collisions { log.error("would fail \(collision)") }
         let manifest = SceneManifest.merged(in: outputFolder)
         guard FileManager.default.fileExists(atPath: job.options.modelPath) else {
             log.info("\(stage): would predict all \(scenes.count) scenes (the model is not trained yet)")
@@ -100,13 +96,21 @@ public struct BatchPrediction {
         let locks = try lock()
         defer { withExtendedLifetime(locks) {} }
 
-        let scenes = try self.scenes()
+        let (scenes, collisions) = try self.scenes()
         removeLeftovers(of: scenes.map(\.key))
         let manifest = SceneManifest.merged(in: folder)
         let model = try FNV1aHash.ofFile(job.options.modelPath).hex
         var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
                                model: job.options.modelPath, started: Date())
-        var records: [String: SceneManifest.Record] = [:]
+        for collision in collisions {
+            report.scenes.append(.init(scene: collision.path, status: .failed, seconds: 0, outputs: [], error: collision.reason))
+            log.error("failed   \(collision)")
+        }
+        // Unsharded, the manifest keeps the records of scenes that are not among these inputs (put
+        // there by another pipeline writing to this folder, or by an earlier list of inputs), so
+        // that their outputs stay up to date for the run that made them.
+        let keys = Set(scenes.map(\.key))
+        var records = shard.isWhole ? manifest.records.filter { !keys.contains($0.key) } : [:]
         log.detail("\(stage): \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)"), model \(model), \(optionsKey)")
         func interrupt() throws -> Never {
             try SceneManifest.write(Array(records.values), to: folder, shard: shard)
@@ -219,13 +223,11 @@ public struct BatchPrediction {
     /// Foundation's `.dat.nosync*` from atomic writes of world files.
     func removeLeftovers(of keys: [String]) {
         let folder = outputFolder
-        AtomicFile.removeStaleTemporaries(in: folder)
-        let prefixes = keys.map { "." + ($0 as NSString).deletingPathExtension + ".png." }
+        Predictor.removeLeftovers(in: folder, scenes: keys)
+        guard shard.isWhole else { return }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for name in names where name.hasPrefix(".") {
-            let pngTemporary = name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix)
-            let foundationTemporary = shard.isWhole && name.hasPrefix(".dat.nosync")
-            if pngTemporary || foundationTemporary { unlink((folder as NSString).appendingPathComponent(name)) }
+        for name in names where name.hasPrefix(".dat.nosync") {
+            unlink((folder as NSString).appendingPathComponent(name))
         }
     }
 }

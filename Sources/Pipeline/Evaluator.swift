@@ -36,8 +36,10 @@ public struct Evaluator: Sendable {
     /// Evaluates every prediction PNG in `predictionsDirectory` against `truthDirectory`. A scene
     /// that cannot be evaluated becomes a failure in the report and the others go on. Throws only
     /// when a folder cannot be listed or holds no prediction PNG.
-    public func evaluate(predictions predictionsDirectory: String, truth truthDirectory: String) throws
-        -> EvaluationReport
+    /// `stopRequested` is asked before each scene; when it returns true the evaluation throws
+    /// `CancellationError`.
+    public func evaluate(predictions predictionsDirectory: String, truth truthDirectory: String,
+                         stopRequested: () -> Bool = { false }) throws -> EvaluationReport
     {
         let predictionNames = try Self.listFiles(predictionsDirectory).filter {
             Self.splitExtension($0).extension.lowercased() == "png"
@@ -54,6 +56,7 @@ public struct Evaluator: Sendable {
         var scenes: [SceneEvaluation] = []
         var failures: [EvaluationFailure] = []
         for name in predictionNames {
+            if stopRequested() { throw CancellationError() }
             let scene = Self.splitExtension(name).stem
             let predictionPath = Self.join(predictionsDirectory, name)
             let candidates = (truthByStem[scene + truthSuffix] ?? []).sorted {

@@ -14,10 +14,24 @@ public final class MaskCache {
     /// Pixels per class id 0...classes in the training rows (unlabelled pixels excluded).
     public private(set) var classPixelCounts: [Int]
 
+    static let folderPrefix = "segpipe-masks-"
+
+    /// Removes the caches of runs that were killed (their process no longer exists), which no
+    /// `deinit` removed: each is as large as the dataset's masks.
+    static func removeAbandonedCaches(in base: String) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
+        for name in names where name.hasPrefix(folderPrefix) {
+            guard let pid = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap({ Int32($0) }),
+                  !AtomicFile.isRunning(pid) else { continue }
+            try? FileManager.default.removeItem(atPath: (base as NSString).appendingPathComponent(name))
+        }
+    }
+
     public init(dataset: TrainingDataset, classes: Int, legend: ClassLegend,
                 trainingRows: (TrainingScene) -> Int) throws {
         let base = FileManager.default.temporaryDirectory.path
-        directory = (base as NSString).appendingPathComponent("segpipe-masks-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        Self.removeAbandonedCaches(in: base)
+        directory = (base as NSString).appendingPathComponent("\(Self.folderPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         classPixelCounts = [Int](repeating: 0, count: classes + 1)
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

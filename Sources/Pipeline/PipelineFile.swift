@@ -30,6 +30,11 @@ public struct PipelineFile: Sendable {
 
     /// Parses and type-checks the file.
     public static func load(path: String) throws -> PipelineFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw PipelineFileError(path: path, line: 0, column: 0, message: "no such file")
+        }
+        if isDirectory.boolValue { throw PipelineFileError(path: path, line: 0, column: 0, message: "is a folder, not a pipeline file") }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -110,6 +115,7 @@ public struct PipelineFile: Sendable {
             options.batchSize = try fields.int("batch-size") ?? options.batchSize
             options.precision = try fields.choice("precision", Precision.self, Precision.allCases) ?? .f32
             options.convolution = try fields.choice("convolution", ConvolutionAlgorithm.self, ConvolutionAlgorithm.allCases) ?? .winograd
+            try fields.reject(options.problems)
             action = .predict(BatchPredictionJob(options: options, inputs: inputs.map(fields.resolve)))
         case .evaluate:
             var job = EvaluationJob(predictions: try required("predictions"), truth: try required("truth"))
@@ -159,11 +165,7 @@ public struct PipelineFile: Sendable {
         options.rareClassProbability = try fields.double("oversample-rare") ?? options.rareClassProbability
         options.loaderThreads = try fields.int("loader-threads") ?? options.loaderThreads
         options.resume = try fields.bool("resume") ?? false
-        if let problem = options.problems.first {
-            // The problems name command-line options; point at the key they are about.
-            let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
-            throw fields.error(fields.position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
-        }
+        try fields.reject(options.problems)
     }
 
     /// The stages to run: all, or the one named `only`.
@@ -180,7 +182,7 @@ public struct PipelineFile: Sendable {
     /// or is made by an earlier selected stage.
     public func check(_ selected: [PipelineStage]) throws {
         var models: Set<String> = []
-        var predictionFolders: Set<String> = []
+        var predictionFolders: [String: String] = [:]
         for stage in selected {
             func fail(_ key: String, _ message: String) -> PipelineFileError {
                 PipelineFileError(path: path, at: stage.position(of: key), message)
@@ -209,9 +211,13 @@ public struct PipelineFile: Sendable {
                 for input in job.inputs where !FileManager.default.fileExists(atPath: input) {
                     throw fail("inputs", "'inputs': no such file or folder \(input)")
                 }
-                predictionFolders.insert(job.options.outputDirectory)
+                let folder = job.options.outputDirectory
+                if let other = predictionFolders[folder] {
+                    throw fail("out", "'out': the predict stage '\(other)' writes to \(folder) too; give each predict stage its own folder (their manifests and reports would overwrite each other)")
+                }
+                predictionFolders[folder] = stage.name
             case .evaluate(let job):
-                if !predictionFolders.contains(job.predictions) {
+                if predictionFolders[job.predictions] == nil {
                     try requireFolder("predictions", job.predictions)
                 }
                 try requireFolder("truth", job.truth)

@@ -49,11 +49,16 @@ public struct PipelineRunner {
     }
 
     /// Runs the stages. Throws `RunLockBusy` when a predict stage's folder is in use, a
-    /// `PipelineFileError` for an option value the predictor refuses, and the error of a stage
-    /// that failed as a whole.
+    /// `PipelineFileError` for an option value the predictor refuses, the error of a stage
+    /// that failed as a whole, and `RunInterrupted` (or the trainer's `TrainingInterrupted`) once
+    /// `stopRequested` returns true: it is asked between scenes, training steps and stages, and
+    /// after the last stage, so a signal is never lost.
     public func run() throws -> Outcome {
         var outcome = Outcome.success
-        for stage in stages {
+        for (index, stage) in stages.enumerated() {
+            if stopRequested() {
+                throw RunInterrupted(stage: index > 0 ? stages[index - 1].name : stage.name, stageFinished: index > 0)
+            }
             log.info("== \(stage.name)")
             switch stage.action {
             case .train(let options):
@@ -72,8 +77,13 @@ public struct PipelineRunner {
                 }
                 if report.failed > 0 { outcome = .someFailed }
             case .evaluate(let job):
-                let report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
-                    .evaluate(predictions: job.predictions, truth: job.truth)
+                let report: EvaluationReport
+                do {
+                    report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
+                        .evaluate(predictions: job.predictions, truth: job.truth, stopRequested: stopRequested)
+                } catch is CancellationError {
+                    throw RunInterrupted(stage: stage.name)
+                }
                 if let reportPath = job.reportPath {
                     try FileManager.default.createDirectory(atPath: (reportPath as NSString).deletingLastPathComponent,
                                                             withIntermediateDirectories: true)
@@ -85,6 +95,7 @@ public struct PipelineRunner {
                 if !report.failures.isEmpty { outcome = .someFailed }
             }
         }
+        if stopRequested(), let last = stages.last { throw RunInterrupted(stage: last.name, stageFinished: true) }
         return outcome
     }
 }

@@ -22,4 +22,13 @@ public struct PredictionOptions: Sendable {
         self.modelPath = modelPath
         self.outputDirectory = outputDirectory
     }
+
+    /// What is wrong with the options that needs no model to see, each naming its option.
+    public var problems: [String] {
+        var found: [String] = []
+        if batchSize < 1 || batchSize > 1024 { found.append("--batch-size must be between 1 and 1024") }
+        if !(threshold >= 0 && threshold <= 1) { found.append("--threshold must be between 0 and 1") }
+        if let overlap, overlap < 0 { found.append("--overlap must not be negative") }
+        return found
+    }
 }

@@ -41,12 +41,7 @@ public final class Predictor {
     /// Loads the model file and checks the options (an impossible one is a `UsageError`).
     public init(options: PredictionOptions) throws {
         self.options = options
-        guard options.batchSize >= 1 && options.batchSize <= 1024 else {
-            throw UsageError("--batch-size must be between 1 and 1024")
-        }
-        guard options.threshold >= 0 && options.threshold <= 1 else {
-            throw UsageError("--threshold must be between 0 and 1")
-        }
+        if let problem = options.problems.first { throw UsageError(problem) }
         let file = try ModelFile(contentsOfFile: options.modelPath, includeTraining: false)
         config = file.config
         normalization = try Normalization(file.normalization, bands: config.nChannels, path: options.modelPath)
@@ -86,26 +81,46 @@ public final class Predictor {
         return list.scenes
     }
 
-    /// The scenes named by the arguments, and the arguments that cannot be predicted: missing
-    /// paths, unreadable folders, and scenes whose outputs would collide with an earlier one's
-    /// (`a/x.tif` and `b/x.tif` both make `x.png`).
-    public static func sceneList(_ arguments: [String]) -> (scenes: [String], problems: [PipelineError]) {
-        var scenes: [String] = []
-        var problems: [PipelineError] = []
+    /// Removes what killed runs left in an output folder: any `.NAME.tmp-PID-*` of a dead process,
+    /// and the PNG writer's `.STEM.png.UUID.tmp` of the given scenes (file names or paths), which
+    /// a run about to predict them would replace anyway.
+    public static func removeLeftovers(in folder: String, scenes: [String]) {
+        AtomicFile.removeStaleTemporaries(in: folder)
+        let prefixes = scenes.map { "." + (($0 as NSString).lastPathComponent as NSString).deletingPathExtension + ".png." }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix) {
+            unlink((folder as NSString).appendingPathComponent(name))
+        }
+    }
+
+    /// The scenes named by some arguments, and what cannot be predicted.
+    public struct SceneList: Sendable {
+        public var scenes: [String] = []
+        /// Missing paths and folders that cannot be listed.
+        public var unreadable: [PipelineError] = []
+        /// Scenes whose outputs would overwrite an earlier scene's (`a/x.tif` and `b/x.tif` both
+        /// make `x.png`).
+        public var collisions: [PipelineError] = []
+        public var problems: [PipelineError] { unreadable + collisions }
+    }
+
+    /// The scenes named by the arguments (files, and the TIFFs in folders), in order.
+    public static func sceneList(_ arguments: [String]) -> SceneList {
+        var list = SceneList()
         var stems: [String: String] = [:]
         func add(_ path: String) {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
             if let earlier = stems[stem] {
-                problems.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
+                list.collisions.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
                 return
             }
             stems[stem] = path
-            scenes.append(path)
+            list.scenes.append(path)
         }
         for argument in arguments {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-                problems.append(PipelineError(path: argument, reason: "no such file or folder"))
+                list.unreadable.append(PipelineError(path: argument, reason: "no such file or folder"))
                 continue
             }
             guard isDirectory.boolValue else {
@@ -117,12 +132,12 @@ public final class Predictor {
                     TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
                 }.forEach { add((argument as NSString).appendingPathComponent($0)) }
             } catch let error as PipelineError {
-                problems.append(error)
+                list.unreadable.append(error)
             } catch {
-                problems.append(PipelineError(path: argument, reason: "\(error)"))
+                list.unreadable.append(PipelineError(path: argument, reason: "\(error)"))
             }
         }
-        return (scenes, problems)
+        return list
     }
 
     /// Predicts one scene and writes its outputs atomically into the output folder. Every error

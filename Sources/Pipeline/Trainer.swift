@@ -48,7 +48,7 @@ public struct Trainer {
 
         let heldOut = Set(options.validationScenes)
         for name in heldOut where !dataset.scenes.contains(where: { $0.name == name }) {
-            throw PipelineError(path: options.images, reason: "validation scene '\(name)' is not in the dataset")
+            throw UsageError("--validation-scenes: '\(name)' is not a scene in \(options.images)")
         }
         let trainingRows: (TrainingScene) -> Int = { scene in
             if !heldOut.isEmpty { return heldOut.contains(scene.name) ? 0 : scene.height }
@@ -57,6 +57,9 @@ public struct Trainer {
         let masks = try MaskCache(dataset: dataset, classes: classes, legend: legend, trainingRows: trainingRows)
         // Loader threads read the converted label files until the run ends; keep the folder until then.
         defer { withExtendedLifetime(masks) {} }
+        guard masks.classPixelCounts.reduce(0, +) > 0 else {
+            throw PipelineError(path: options.masks, reason: "no mask has a labelled pixel in its training rows (all are 'no label')")
+        }
         let sources = dataset.scenes.compactMap { scene -> TileSampler.Source? in
             guard let labels = masks.labelPaths[scene.name] else { return nil }
             return TileSampler.Source(scene: scene, labelPath: labels, trainingRows: trainingRows(scene))
@@ -197,6 +200,10 @@ public struct Trainer {
     /// Creates the output model's folder, and refuses one that cannot be written to, before any
     /// work: an unattended run must not find out after its first epoch that it cannot save.
     func prepareOutputFolder() throws {
+        var isDirectory: ObjCBool = false
+        if options.output.hasSuffix("/") || (FileManager.default.fileExists(atPath: options.output, isDirectory: &isDirectory) && isDirectory.boolValue) {
+            throw PipelineError(path: options.output, reason: "--out must name a model file, not a folder")
+        }
         let folder = (options.output as NSString).deletingLastPathComponent
         let path = folder.isEmpty ? "." : folder
         do {

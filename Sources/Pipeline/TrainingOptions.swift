@@ -48,6 +48,8 @@ public struct TrainingOptions: Sendable {
         var found: [String] = []
         if epochs < 1 { found.append("--epochs must be at least 1") }
         if stepsPerEpoch < 1 { found.append("--steps-per-epoch must be at least 1") }
+        if epochs > 1_000_000 { found.append("--epochs must be at most 1000000") }
+        if stepsPerEpoch > 1_000_000 { found.append("--steps-per-epoch must be at most 1000000") }
         if batchSize < 1 || batchSize > 1024 { found.append("--batch-size must be between 1 and 1024") }
         if !(learningRate > 0 && learningRate < 10) { found.append("--learning-rate must be in (0, 10)") }
         if !(0.0..<1.0).contains(validationFraction) { found.append("--validation-fraction must be in [0, 1)") }

@@ -39,6 +39,14 @@ struct YAMLMappingReader {
         PipelineFileError(path: file, at: at, message)
     }
 
+    /// Throws the first of `problems` (messages that start with the command-line option they are
+    /// about, `--key ...`) at that key's value, spelled as the file's key.
+    func reject(_ problems: [String]) throws {
+        guard let problem = problems.first else { return }
+        let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
+        throw error(position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+    }
+
     /// The value node of `key` and its position, marking the key as known.
     mutating func node(_ key: String) -> (Node, SourcePosition)? {
         read.insert(key)

@@ -23,7 +23,12 @@ struct Bench: ParsableCommand {
     func run() throws {
         let benchmark = NetworkBenchmark(mode: mode, batchSize: batchSize, precision: precision, convolution: convolution,
                                          upsampling: upsampling, steps: steps, warmUpSteps: warmUp)
-        let result = try benchmark.run()
+        let result: NetworkBenchmarkResult
+        do {
+            result = try benchmark.run()
+        } catch let invalid as NetworkBenchmark.InvalidOption {
+            throw ValidationError(invalid.description)
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

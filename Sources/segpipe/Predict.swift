@@ -42,7 +42,13 @@ struct Predict: ParsableCommand {
         options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)
-        let (scenes, problems) = Predictor.sceneList(inputs)
+        let list = Predictor.sceneList(inputs)
+        let (scenes, problems) = (list.scenes, list.problems)
+        if scenes.isEmpty && problems.isEmpty {
+            printError("segpipe predict: no .tif or .tiff scenes in \(inputs.joined(separator: ", "))")
+            throw ExitCode(1)
+        }
+        Predictor.removeLeftovers(in: out, scenes: scenes)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
         var networkSeconds = 0.0

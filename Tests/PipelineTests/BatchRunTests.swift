@@ -115,11 +115,88 @@ final class LockedLines: Sendable {
     var all: [String] { lines.withLock { $0 } }
 }
 
+/// An option wrong in itself is refused when the file is read, before any stage runs; one that
+/// only the model can judge (an overlap that does not fit its tiles), when the stage starts.
 @Test func anOptionThePredictorRefusesIsReportedAtItsKey() throws {
     let fixture = try BatchFixture(scenes: 1, size: 64)
-    let text = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8) + "\n    threshold: 2\n"
-    try text.write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
-    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
+    let base = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8)
+    try (base + "\n    threshold: 2\n").write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
     #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 16,
-                                      message: "'threshold' must be between 0 and 1")) { try runner.run() }
+                                      message: "'threshold' must be between 0 and 1")) { try PipelineFile.load(path: fixture.folder.file("p.yml")) }
+    try (base + "\n    overlap: 30\n").write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
+    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
+    #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 14,
+                                      message: "'overlap' 30 must be at most half the tile size (32) and leave a step that is a multiple of 4")) {
+        try runner.run()
+    }
+}
+
+/// A stop request that arrives while a predict stage finishes its last scene ends the run there:
+/// the next stage does not run, and the run reports the interruption instead of success.
+@Test func aStopDuringTheLastSceneSkipsTheLaterStages() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let text = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8) + """
+
+          - stage: evaluate
+            predictions: maps
+            truth: scenes
+            report: report.json
+        """
+    try text.write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
+    var runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
+    let map = fixture.folder.file("maps/s0.png")
+    runner.stopRequested = { FileManager.default.fileExists(atPath: map) }
+    #expect(throws: RunInterrupted(stage: "predict", stageFinished: true)) { try runner.run() }
+    #expect(FileManager.default.fileExists(atPath: map))
+    #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("report.json")))
+}
+
+/// An evaluate stage stops between scenes when asked, and writes no report.
+@Test func anEvaluateStageStopsBetweenScenes() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    _ = try fixture.run()
+    let text = """
+        stages:
+          - stage: evaluate
+            predictions: maps
+            truth: maps
+            report: report.json
+        """
+    try text.write(toFile: fixture.folder.file("e.yml"), atomically: true, encoding: .utf8)
+    var runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("e.yml")), log: RunLog(level: .quiet) { _, _ in })
+    let stopper = StopAfter(2)
+    runner.stopRequested = { stopper.check() }
+    #expect(throws: RunInterrupted(stage: "evaluate")) { try runner.run() }
+    #expect(stopper.calls.load(ordering: .relaxed) == 3, "asked before the stage and before each of the two scenes")
+    #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("report.json")))
+}
+
+/// Scenes with the same name in two input folders: the second is reported failed, and every
+/// other scene is still predicted.
+@Test func aNameClashFailsOnlyTheLaterScene() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("more"), withIntermediateDirectories: true)
+    try randomScene(fixture.folder.file("more/s1.tif"), width: 64, height: 64, seed: 7)
+    try randomScene(fixture.folder.file("more/s9.tif"), width: 64, height: 64, seed: 8)
+    var job = fixture.job()
+    job.inputs.append(fixture.folder.file("more"))
+    let report = try BatchPrediction(job: job).run(log: RunLog(level: .quiet) { _, _ in })
+    #expect(report.scenes(.done) == ["s0.tif", "s1.tif", "s9.tif"])
+    #expect(report.scenes(.failed) == [fixture.folder.file("more/s1.tif")])
+    #expect(report.scenes.first { $0.status == .failed }?.error?.hasPrefix("its outputs would overwrite those of") == true)
+}
+
+/// A run over other inputs into the same folder keeps the records of the scenes it does not
+/// see, so that the first run's scenes are still up to date afterwards.
+@Test func runsOverOtherInputsKeepEachOthersRecords() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    #expect(try fixture.run().done == 2)
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("other"), withIntermediateDirectories: true)
+    try randomScene(fixture.folder.file("other/t0.tif"), width: 64, height: 64, seed: 5)
+    var other = fixture.job()
+    other.inputs = [fixture.folder.file("other")]
+    #expect(try BatchPrediction(job: other).run(log: RunLog(level: .quiet) { _, _ in }).done == 1)
+    let again = try fixture.run()
+    #expect(again.done == 0 && again.skipped == 2)
+    #expect(try BatchPrediction(job: other).run(log: RunLog(level: .quiet) { _, _ in }).skipped == 1)
 }

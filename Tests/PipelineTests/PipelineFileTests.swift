@@ -122,3 +122,28 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(throws: PipelineError.self) { try Shard.resolve(argument: nil, count: nil, environment: ["JOB_COMPLETION_INDEX": "4"]) }
     #expect(try Shard.resolve(argument: nil, count: nil, environment: [:]) == .whole)
 }
+
+@Test func twoPredictStagesCannotShareAnOutputFolder() throws {
+    let folder = try TemporaryDirectory()
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    let text = predictStage() + """
+          - stage: predict
+            name: again
+            model: m.safetensors
+            inputs: [scenes]
+            out: ./maps
+        """
+    #expect(problem(text, in: folder) == "p.yml:10:10: 'out': the predict stage 'predict' writes to \(folder.file("maps")) too; "
+        + "give each predict stage its own folder (their manifests and reports would overwrite each other)")
+}
+
+@Test func aMissingPipelineFileOrAFolderIsNamedAsSuch() throws {
+    let folder = try TemporaryDirectory()
+    #expect(throws: PipelineFileError(path: folder.file("none.yml"), line: 0, column: 0, message: "no such file")) {
+        try PipelineFile.load(path: folder.file("none.yml"))
+    }
+    #expect(throws: PipelineFileError(path: folder.path, line: 0, column: 0, message: "is a folder, not a pipeline file")) {
+        try PipelineFile.load(path: folder.path)
+    }
+}

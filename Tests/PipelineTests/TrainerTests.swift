@@ -120,3 +120,53 @@ final class StopAfter: Sendable {
     print("trainingOnSyntheticScenesLearns: validation mean IoU \(meanIoU) after \(lines.count) epochs")
     #expect(meanIoU > 0.6, "validation mean IoU \(meanIoU)")
 }
+
+@Test func anOutThatIsAFolderFailsBeforeTraining() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    try FileManager.default.createDirectory(atPath: folder.file("models/m.safetensors"), withIntermediateDirectories: true)
+    for out in [folder.file("models/m.safetensors"), folder.file("models") + "/"] {
+        #expect(throws: PipelineError(path: out, reason: "--out must name a model file, not a folder")) {
+            try Trainer(options: smallTrainingOptions(folder, output: out)).run()
+        }
+    }
+}
+
+@Test func masksWithoutALabelledPixelAreRefused() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 32, height: 32) { b, x, y in Float(b + x + y) }
+    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 32, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 32), compression: .none, nodata: 200)
+    var labels = RasterBuffer(bands: 1, width: 32, height: 32)
+    for y in 0..<32 { for x in 0..<32 { labels[0, y, x] = 200 } }
+    try mask.writeRows(labels)
+    try mask.finish()
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.validationFraction = 0
+    #expect(throws: PipelineError(path: folder.file("masks"), reason: "no mask has a labelled pixel in its training rows (all are 'no label')")) {
+        try Trainer(options: options).run()
+    }
+}
+
+@Test func epochCountsThatWouldOverflowAreRefused() throws {
+    var options = TrainingOptions(images: "i", masks: "m", output: "o.safetensors")
+    options.epochs = Int.max
+    options.stepsPerEpoch = 2
+    #expect(options.problems == ["--epochs must be at most 1000000"])
+}
+
+/// A killed run's mask cache (its process gone) is removed by the next run; a live one is kept.
+@Test func abandonedMaskCachesAreRemoved() throws {
+    let base = try TemporaryDirectory()
+    let finished = Process()
+    finished.executableURL = URL(fileURLWithPath: "/bin/true")
+    try finished.run()
+    finished.waitUntilExit()
+    let dead = base.file("segpipe-masks-\(finished.processIdentifier)-7"), live = base.file("segpipe-masks-\(getpid())-8")
+    for path in [dead, live] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    MaskCache.removeAbandonedCaches(in: base.path)
+    #expect(!FileManager.default.fileExists(atPath: dead))
+    #expect(FileManager.default.fileExists(atPath: live))
+}
