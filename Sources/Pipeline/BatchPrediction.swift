@@ -91,7 +91,7 @@ public struct BatchPrediction {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
-            throw PipelineError(path: folder, reason: "cannot create the output folder")
+            throw PipelineError(path: folder, reason: "cannot create the output folder (\(error.localizedDescription))")
         }
         let locks = try lock()
         defer { withExtendedLifetime(locks) {} }

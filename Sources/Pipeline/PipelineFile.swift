@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 import Yams
 
 /// A pipeline file (`pipelines/*.yml`): stages run in order, each with the options of the
@@ -198,11 +199,38 @@ public struct PipelineFile: Sendable {
                 guard let file else { return }
                 guard FileManager.default.fileExists(atPath: file) else { throw fail(key, "'\(key)': no such file \(file)") }
             }
+            func requireLegend(_ file: String?) throws {
+                try requireFile("legend", file)
+                guard let file else { return }
+                do {
+                    _ = try ClassLegend.load(path: file)
+                } catch {
+                    throw fail("legend", "'legend': \(error)")
+                }
+            }
+            /// A path that a stage will create: no existing folder (or, for a folder, no file) in
+            /// its place, and no file where one of its parent folders should be.
+            func requireCreatable(_ key: String, _ path: String?, folder: Bool) throws {
+                guard let path else { return }
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue != folder {
+                    throw fail(key, "'\(key)': \(path) is \(folder ? "a file, not a folder" : "a folder, not a file")")
+                }
+                var parent = (path as NSString).deletingLastPathComponent
+                while !parent.isEmpty && parent != "/" {
+                    if FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory) {
+                        if !isDirectory.boolValue { throw fail(key, "'\(key)': \(parent) is a file, so \(path) cannot be made") }
+                        break
+                    }
+                    parent = (parent as NSString).deletingLastPathComponent
+                }
+            }
             switch stage.action {
             case .train(let options):
                 try requireFolder("images", options.images)
                 try requireFolder("masks", options.masks)
-                try requireFile("legend", options.legendPath)
+                try requireLegend(options.legendPath)
+                try requireCreatable("out", options.output, folder: false)
                 models.insert(options.output)
             case .predict(let job):
                 if !models.contains(job.options.modelPath) && !FileManager.default.fileExists(atPath: job.options.modelPath) {
@@ -212,6 +240,7 @@ public struct PipelineFile: Sendable {
                     throw fail("inputs", "'inputs': no such file or folder \(input)")
                 }
                 let folder = job.options.outputDirectory
+                try requireCreatable("out", folder, folder: true)
                 if let other = predictionFolders[folder] {
                     throw fail("out", "'out': the predict stage '\(other)' writes to \(folder) too; give each predict stage its own folder (their manifests and reports would overwrite each other)")
                 }
@@ -221,7 +250,8 @@ public struct PipelineFile: Sendable {
                     try requireFolder("predictions", job.predictions)
                 }
                 try requireFolder("truth", job.truth)
-                try requireFile("legend", job.legendPath)
+                try requireLegend(job.legendPath)
+                try requireCreatable("report", job.reportPath, folder: false)
             }
         }
     }

@@ -77,6 +77,9 @@ public struct Trainer {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
             progress = stored
+            if let conflict = Self.resumeConflicts(options, config: config, progress: progress).first {
+                throw UsageError("--resume: \(lastCheckpointPath) was made with \(conflict); give the options it was made with, or train a new model without --resume")
+            }
         } else {
             let regions = trainingSources.map {
                 NormalizationStatistics.Region(path: $0.scene.imagePath,
@@ -171,6 +174,22 @@ public struct Trainer {
                 waitAtEpochStart = queue.waitingSeconds
             }
         }
+    }
+
+    /// The options in which a resumed run differs from its checkpoint, where that matters: the
+    /// network's shape and the sequence of batches (epochs and the learning rate may change).
+    /// Each is "--option stored, not given".
+    static func resumeConflicts(_ options: TrainingOptions, config: UNetConfig, progress: TrainingProgress) -> [String] {
+        let pairs: [(String, String, String)] = [
+            ("--tile-size", "\(config.tileSize)", "\(options.tileSize)"), ("--depth", "\(config.depth)", "\(options.depth)"),
+            ("--filters", "\(config.nFiltersStart)", "\(options.filters)"),
+            ("--growth-factor", "\(config.growthFactor)", "\(options.growthFactor)"),
+            ("--upsampling", config.upsampling.rawValue, options.upsampling.rawValue),
+            ("--dropout", "\(config.dropout)", "\(options.dropout)"),
+            ("--batch-size", "\(progress.batchSize)", "\(options.batchSize)"),
+            ("--steps-per-epoch", "\(progress.stepsPerEpoch)", "\(options.stepsPerEpoch)"), ("--seed", "\(progress.seed)", "\(options.seed)"),
+        ]
+        return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1), not \($0.2)" }
     }
 
     func firstSceneBands() throws -> Int {

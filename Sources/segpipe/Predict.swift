@@ -28,6 +28,13 @@ struct Predict: ParsableCommand {
     var sequential = false
     @Argument(help: "Scenes (TIFF files) or folders of them.") var inputs: [String]
 
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--out \(out) is a file, not a folder")
+        }
+    }
+
     func run() throws {
         let started = Date()
         var options = PredictionOptions(modelPath: model, outputDirectory: out)

@@ -147,3 +147,33 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         try PipelineFile.load(path: folder.path)
     }
 }
+
+/// Paths a stage will write, and legends it will read, are checked with the file, before any
+/// stage runs.
+@Test func outputsInTheWayAndBadLegendsAreFoundBeforeAnythingRuns() throws {
+    let folder = try TemporaryDirectory()
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    _ = FileManager.default.createFile(atPath: folder.file("afile"), contents: Data("x".utf8))
+    try "classes: [oops".write(toFile: folder.file("legend.yml"), atomically: true, encoding: .utf8)
+    let predictIntoAFile = predictStage().replacingOccurrences(of: "out: maps", with: "out: afile")
+    #expect(problem(predictIntoAFile, in: folder) == "p.yml:5:10: 'out': \(folder.file("afile")) is a file, not a folder")
+    let evaluate = """
+        stages:
+          - stage: evaluate
+            predictions: scenes
+            truth: scenes
+            report: afile/report.json
+        """
+    #expect(problem(evaluate, in: folder) == "p.yml:5:13: 'report': \(folder.file("afile")) is a file, so \(folder.file("afile/report.json")) cannot be made")
+    let badLegend = evaluate.replacingOccurrences(of: "report: afile/report.json", with: "legend: legend.yml")
+    #expect(problem(badLegend, in: folder).hasPrefix("p.yml:5:13: 'legend': "))
+    let trainIntoAFolder = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: scenes
+        """
+    #expect(problem(trainIntoAFolder, in: folder) == "p.yml:5:10: 'out': \(folder.file("scenes")) is a folder, not a file")
+}

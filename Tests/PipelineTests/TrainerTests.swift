@@ -170,3 +170,22 @@ final class StopAfter: Sendable {
     #expect(!FileManager.default.fileExists(atPath: dead))
     #expect(FileManager.default.fileExists(atPath: live))
 }
+
+/// Resuming with another network shape or batch sequence is refused, naming what differs; a
+/// longer run (more epochs) is not.
+@Test func resumingWithOtherOptionsIsRefused() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.epochs = 1
+    try Trainer(options: options).run()
+    options.resume = true
+    var deeper = options
+    deeper.depth = 3
+    deeper.batchSize = 4
+    #expect(throws: UsageError("--resume: \(folder.file("m.last.safetensors")) was made with --depth 2, not 3; "
+        + "give the options it was made with, or train a new model without --resume")) { try Trainer(options: deeper).run() }
+    options.epochs = 2
+    try Trainer(options: options).run()
+    #expect(try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n").count == 2)
+}
