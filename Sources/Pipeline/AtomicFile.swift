@@ -1,15 +1,14 @@
 import Foundation
+import Raster
 
 /// Writes small files (manifests, reports) so that readers only ever see a whole old or a whole
 /// new version, and removes the temporary files that killed runs leave behind.
 ///
-/// The temporary name is `.NAME.tmp-PID-RANDOM` in the destination's folder, the scheme
-/// `TIFFWriter` uses too, so a leftover can be traced to its (dead) process.
+/// The temporary name is `TemporaryFileName.beside(_:)`, the scheme `TIFFWriter` uses too, so a
+/// leftover can be traced to its (dead) process and its machine.
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let temporary = TemporaryFileName.beside(path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(path, "cannot create \(temporary)") }
         var ok = data.withUnsafeBytes { bytes -> Bool in
@@ -41,22 +40,15 @@ public enum AtomicFile {
         PipelineError(path: path, reason: "\(what) (\(String(cString: strerror(errno))))")
     }
 
-    /// Removes `.NAME.tmp-PID-*` files in `folder` whose process no longer exists. Returns their names.
+    /// Removes the temporary files in `folder` of processes of this machine that no longer exist
+    /// (`TemporaryFileName.isAbandoned(_:)`). Returns their names.
     @discardableResult
     public static func removeStaleTemporaries(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         var removed: [String] = []
-        for name in names where name.hasPrefix(".") {
-            guard let marker = name.range(of: ".tmp-", options: .backwards) else { continue }
-            let pidText = name[marker.upperBound...].prefix { $0.isNumber }
-            guard let pid = pid_t(pidText), pid > 0, !isRunning(pid) else { continue }
+        for name in names where TemporaryFileName.isAbandoned(name) {
             if unlink((folder as NSString).appendingPathComponent(name)) == 0 { removed.append(name) }
         }
         return removed
-    }
-
-    /// Whether a process with this id exists (EPERM: it exists but belongs to someone else).
-    static func isRunning(_ pid: pid_t) -> Bool {
-        kill(pid, 0) == 0 || errno == EPERM
     }
 }

@@ -22,7 +22,7 @@ public final class MaskCache {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
         for name in names where name.hasPrefix(folderPrefix) {
             guard let pid = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap({ Int32($0) }),
-                  !AtomicFile.isRunning(pid) else { continue }
+                  !TemporaryFileName.isRunning(pid) else { continue }
             try? FileManager.default.removeItem(atPath: (base as NSString).appendingPathComponent(name))
         }
     }

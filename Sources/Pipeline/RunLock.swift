@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// Another run holds the lock; `segpipe run` exits with status 75 (EX_TEMPFAIL).
 public struct RunLockBusy: Error, CustomStringConvertible, Sendable {
@@ -56,7 +57,7 @@ public final class RunLock {
     public static func recordedHolder(_ path: String) -> Int32? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
-              AtomicFile.isRunning(pid)
+              TemporaryFileName.isRunning(pid)
         else { return nil }
         return pid
     }

@@ -79,10 +79,7 @@ public final class TIFFWriter {
         self.layout = layout
         bytesPerSample = Self.bytes(of: sampleType)
 
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        temporaryPath = folder + "/." + url.lastPathComponent
-            + ".tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        temporaryPath = TemporaryFileName.beside(path)
 
         let rowBytes = width * bands * bytesPerSample
         pending = [UInt8](repeating: 0, count: chunkHeight * rowBytes)

@@ -87,12 +87,14 @@ import Testing
     try finished.run()
     finished.waitUntilExit()
     let dead = finished.processIdentifier
-    let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",
-                 ".other.tif.tmp-\(getpid())-3"]
+    let host = TemporaryFileName.host
+    // A dead process's files on another machine sharing the folder may be a live write there: kept.
+    let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)@\(host)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",
+                 ".other.tif.tmp-\(getpid())@\(host)-3", ".report.json.tmp-\(dead)@elsewhere-4"]
     for name in names { _ = FileManager.default.createFile(atPath: "\(maps)/\(name)", contents: Data([1])) }
     #expect(try fixture.run().done == 1)
     let hidden = try FileManager.default.contentsOfDirectory(atPath: maps).filter { $0.hasPrefix(".") }.sorted()
-    #expect(hidden == [".other.tif.tmp-\(getpid())-3", ".segpipe.lock"])
+    #expect(hidden == [".other.tif.tmp-\(getpid())@\(host)-3", ".report.json.tmp-\(dead)@elsewhere-4", ".segpipe.lock"])
 }
 
 @Test func aDryRunSaysWhatItWouldDoAndWritesNothing() throws {
