@@ -41,8 +41,9 @@ public struct Trainer {
         guard config.nClasses == classes else {
             throw PipelineError(path: lastCheckpointPath, reason: "the checkpoint has \(config.nClasses) classes but the legend has \(classes)")
         }
+        let channels = try resumed.map { (bands: $0.config.nChannels, source: "the checkpoint \(lastCheckpointPath)") } ?? firstSceneBands()
         let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
-                                               channels: resumed?.config.nChannels ?? firstSceneBands(), classes: classes)
+                                               channels: channels.bands, channelsSource: channels.source, classes: classes)
         config.nChannels = dataset.scenes[0].bands
         if let problem = config.problems.first { throw UsageError(problem) }
 
@@ -192,12 +193,14 @@ public struct Trainer {
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1), not \($0.2)" }
     }
 
-    func firstSceneBands() throws -> Int {
+    /// The bands of the first scene (in name order), which every other scene must have too.
+    func firstSceneBands() throws -> (bands: Int, source: String) {
         let names = try TrainingDataset.listFiles(options.images).filter {
             TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())
         }
         guard let first = names.first else { throw PipelineError(path: options.images, reason: "no .tif or .tiff scenes in this folder") }
-        return try TIFFReader(path: (options.images as NSString).appendingPathComponent(first)).info.bands
+        let path = (options.images as NSString).appendingPathComponent(first)
+        return (try TIFFReader(path: path).info.bands, "the first scene \(path)")
     }
 
     func loadCheckpoint() throws -> ModelFile {

@@ -32,8 +32,9 @@ public struct TrainingDataset: Sendable {
     static let maskExtensions = ["png", "tif", "tiff"]
 
     /// Pairs and checks every scene; throws a `DatasetProblems` listing each problem, one per line.
+    /// `channelsSource` says where `channels` comes from, for the message of a scene that differs.
     public static func scan(images: String, masks: String, maskSuffix: String = "",
-                            channels: Int, classes: Int) throws -> TrainingDataset {
+                            channels: Int, channelsSource: String = "the model", classes: Int) throws -> TrainingDataset {
         let imageFiles = try listFiles(images).filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
         if imageFiles.isEmpty { throw PipelineError(path: images, reason: "no .tif or .tiff scenes in this folder") }
         let maskFiles = Set(try listFiles(masks))
@@ -49,7 +50,7 @@ public struct TrainingDataset: Sendable {
             let maskPath = (masks as NSString).appendingPathComponent(maskName)
             do {
                 scenes.append(try checkPair(name: stem, imagePath: imagePath, maskPath: maskPath,
-                                            channels: channels, classes: classes))
+                                            channels: channels, channelsSource: channelsSource, classes: classes))
             } catch {
                 problems.append("\(error)")
             }
@@ -71,10 +72,10 @@ public struct TrainingDataset: Sendable {
     }
 
     static func checkPair(name: String, imagePath: String, maskPath: String,
-                          channels: Int, classes: Int) throws -> TrainingScene {
+                          channels: Int, channelsSource: String, classes: Int) throws -> TrainingScene {
         let image = try TIFFReader(path: imagePath).info
         guard image.bands == channels else {
-            throw PipelineError(path: imagePath, reason: "has \(image.bands) bands but the model takes \(channels)")
+            throw PipelineError(path: imagePath, reason: "has \(image.bands) bands but \(channelsSource) has \(channels)")
         }
         let mask: RasterInfo
         let kind: TrainingScene.MaskKind

@@ -189,3 +189,21 @@ final class StopAfter: Sendable {
     try Trainer(options: options).run()
     #expect(try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n").count == 2)
 }
+
+/// Scenes with different bands: the one that differs from the first is named, with both counts.
+@Test func aSceneWithOtherBandsIsNamedAgainstTheFirst() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 32, height: 32, bands: 2) { b, x, y in Float(b + x + y) }
+    try writeScene(folder.file("images/b.tif"), width: 32, height: 32, bands: 3) { b, x, y in Float(b + x + y) }
+    for name in ["a", "b"] {
+        let mask = try ClassMapWriter(path: folder.file("masks/\(name).png"), width: 32, height: 32, legend: .default)
+        try mask.writeRows([UInt8](repeating: 1, count: 32 * 32))
+        try mask.finish()
+    }
+    let error = try #require(throws: DatasetProblems.self) {
+        try Trainer(options: smallTrainingOptions(folder, output: folder.file("m.safetensors"))).run()
+    }
+    #expect(error.problems == ["\(folder.file("images/b.tif")): has 3 bands but the first scene \(folder.file("images/a.tif")) has 2"])
+}
