@@ -102,6 +102,11 @@ public struct BatchPrediction {
         let model = try FNV1aHash.ofFile(job.options.modelPath).hex
         var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
                                model: job.options.modelPath, started: Date())
+        if scenes.isEmpty && collisions.isEmpty && shard.isWhole {
+            // Not a failure (a folder may be empty tonight), but worth a line in a quiet log: an
+            // unmounted share looks the same.
+            log.error("\(stage): no scenes in \(job.inputs.joined(separator: ", "))")
+        }
         for collision in collisions {
             report.scenes.append(.init(scene: collision.path, status: .failed, seconds: 0, outputs: [], error: collision.reason))
             log.error("failed   \(collision)")

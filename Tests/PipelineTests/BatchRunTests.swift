@@ -202,3 +202,12 @@ final class LockedLines: Sendable {
     #expect(again.done == 0 && again.skipped == 2)
     #expect(try BatchPrediction(job: other).run(log: RunLog(level: .quiet) { _, _ in }).skipped == 1)
 }
+
+/// A predict stage whose inputs hold no scene succeeds, with a line even a quiet log prints.
+@Test func inputsWithoutScenesAreSaidEvenQuietly() throws {
+    let fixture = try BatchFixture(scenes: 0, size: 64)
+    let lines = LockedLines()
+    let report = try BatchPrediction(job: fixture.job()).run(log: RunLog(level: .quiet) { line, _ in lines.append(line) })
+    #expect(report.scenes.isEmpty)
+    #expect(lines.all == ["predict: no scenes in \(fixture.folder.file("scenes"))"])
+}
