@@ -222,7 +222,7 @@ public struct BatchPrediction {
         return [folderLock, shardLock]
     }
 
-    /// Removes temporary files that killed runs left: any `.NAME.tmp-PID-*` of a dead process,
+    /// Removes temporary files that killed runs left: those of dead processes of this machine,
     /// the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes (which only this run, holding
     /// this shard's lock, may be writing), and, when unsharded (so no other run writes here),
     /// Foundation's `.dat.nosync*` from atomic writes of world files.

@@ -73,17 +73,10 @@ public final class Predictor {
         model.convolutionAlgorithm = options.convolution
     }
 
-    /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted;
-    /// throws the first problem (see `sceneList(_:)`).
-    public static func scenes(in arguments: [String]) throws -> [String] {
-        let list = sceneList(arguments)
-        if let problem = list.problems.first { throw problem }
-        return list.scenes
-    }
-
-    /// Removes what killed runs left in an output folder: any `.NAME.tmp-PID-*` of a dead process,
-    /// and the PNG writer's `.STEM.png.UUID.tmp` of the given scenes (file names or paths), which
-    /// a run about to predict them would replace anyway.
+    /// Removes what killed runs left in an output folder: the temporary files of dead processes
+    /// of this machine (`TemporaryFileName.isAbandoned(_:)`), and the PNG writer's
+    /// `.STEM.png.UUID.tmp` of the given scenes (file names or paths), which a run about to
+    /// predict them would replace anyway.
     public static func removeLeftovers(in folder: String, scenes: [String]) {
         AtomicFile.removeStaleTemporaries(in: folder)
         let prefixes = scenes.map { "." + (($0 as NSString).lastPathComponent as NSString).deletingPathExtension + ".png." }
@@ -104,7 +97,7 @@ public final class Predictor {
         public var problems: [PipelineError] { unreadable + collisions }
     }
 
-    /// The scenes named by the arguments (files, and the TIFFs in folders), in order.
+    /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted.
     public static func sceneList(_ arguments: [String]) -> SceneList {
         var list = SceneList()
         var stems: [String: String] = [:]
