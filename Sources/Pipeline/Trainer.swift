@@ -32,7 +32,10 @@ public struct Trainer {
         guard classes >= 1, foreground.map({ Int($0.id) }) == Array(1...classes) else {
             throw PipelineError(path: options.legendPath ?? "", reason: "class ids must run 1, 2, ... without gaps for training (background is 0)")
         }
-        let resumed: ModelFile? = options.resume ? try loadCheckpoint() : nil
+        // Resuming where there is nothing to resume starts a new run, so that `resume: true` is the
+        // one setting an unattended job needs: the first run trains, a killed one continues, a
+        // finished one does nothing.
+        let resumed: ModelFile? = options.resume && FileManager.default.fileExists(atPath: lastCheckpointPath) ? try loadCheckpoint() : nil
 
         var config = resumed?.config ?? UNetConfig(
             nClasses: classes, nChannels: 1, tileSize: options.tileSize, nFiltersStart: options.filters,
@@ -109,9 +112,11 @@ public struct Trainer {
                                             normalization: normalization, seed: progress.seed, augment: false)
         let validationWindows = validationSampler.validationWindows
         let totalBatches = options.epochs * progress.stepsPerEpoch
-        onEvent(.prepared(TrainingPlan(scenes: dataset.scenes.count, validationTiles: validationWindows.count,
-                                       resumedAtBatch: progress.batchesDone, totalBatches: totalBatches,
-                                       normalization: normalization, classWeights: config.classWeights, config: config)))
+        var plan = TrainingPlan(scenes: dataset.scenes.count, validationTiles: validationWindows.count,
+                                resumedAtBatch: progress.batchesDone, totalBatches: totalBatches,
+                                normalization: normalization, classWeights: config.classWeights, config: config)
+        plan.startedWithoutCheckpoint = options.resume && resumed == nil
+        onEvent(.prepared(plan))
 
         let classMetadata = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
         guard progress.batchesDone < totalBatches else { return }
@@ -204,10 +209,7 @@ public struct Trainer {
     }
 
     func loadCheckpoint() throws -> ModelFile {
-        guard FileManager.default.fileExists(atPath: lastCheckpointPath) else {
-            throw PipelineError(path: lastCheckpointPath, reason: "no checkpoint to resume from")
-        }
-        return try ModelFile(contentsOfFile: lastCheckpointPath, includeTraining: true)
+        try ModelFile(contentsOfFile: lastCheckpointPath, includeTraining: true)
     }
 
     func saveCheckpoint(_ model: UNetModel, progress: TrainingProgress, normalization: Normalization,

@@ -9,4 +9,6 @@ public struct TrainingPlan: Sendable {
     public var normalization: Normalization
     public var classWeights: [Double]
     public var config: UNetConfig
+    /// Asked to resume, the run found no checkpoint and started a new model.
+    public var startedWithoutCheckpoint = false
 }

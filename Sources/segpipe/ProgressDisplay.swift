@@ -10,6 +10,7 @@ final class ProgressDisplay {
     func show(_ event: TrainingEvent) {
         switch event {
         case .prepared(let plan):
+            if plan.startedWithoutCheckpoint { line("no checkpoint to resume from; starting a new model") }
             let resumed = plan.resumedAtBatch > 0 ? ", resuming at batch \(plan.resumedAtBatch)" : ""
             line("training on \(plan.scenes) scenes, \(plan.validationTiles) validation tiles, \(plan.totalBatches) batches\(resumed)")
             line("normalization \(plan.normalization.mode.rawValue); class weights \(plan.classWeights.map { String(format: "%.3f", $0) }.joined(separator: ", "))")

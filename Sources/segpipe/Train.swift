@@ -14,7 +14,8 @@ struct Train: ParsableCommand {
             or masks/NAME.tif (one band per class). Writes the best model (by validation loss) to \
             --out, the last checkpoint to NAME.last.safetensors and one JSON line of metrics per \
             epoch to NAME.metrics.jsonl beside it. SIGINT or SIGTERM saves a checkpoint and stops; \
-            --resume continues from it exactly.
+            --resume continues from it exactly (with the options it was made with), or starts a \
+            new model when there is no checkpoint yet.
             """
     )
 
@@ -44,7 +45,7 @@ struct Train: ParsableCommand {
     var validationScenes: String?
     @Option(help: "Probability that a tile is chosen to contain a rare class.") var oversampleRare = 0.0
     @Option(help: "Threads reading and augmenting tiles.") var loaderThreads = 1
-    @Flag(help: "Continue from the last checkpoint.") var resume = false
+    @Flag(help: "Continue from the last checkpoint, if there is one.") var resume = false
 
     func makeOptions() throws -> TrainingOptions {
         var options = TrainingOptions(images: images, masks: masks, output: out)

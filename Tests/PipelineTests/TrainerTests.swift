@@ -58,14 +58,23 @@ final class StopAfter: Sendable {
     #expect(try trainingLosses("split.metrics.jsonl") == straightLosses)
 }
 
-@Test func resumingWithoutACheckpointIsExplained() throws {
+/// Resuming where no checkpoint exists starts a new model and says so: the first run of a job
+/// with `resume: true` trains, instead of failing.
+@Test func resumingWithoutACheckpointStartsANewModel() throws {
     let folder = try TemporaryDirectory()
     try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
     var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
     options.resume = true
-    #expect(throws: PipelineError(path: folder.file("m.last.safetensors"), reason: "no checkpoint to resume from")) {
-        try Trainer(options: options).run()
-    }
+    options.epochs = 1
+    var plans: [TrainingPlan] = []
+    try Trainer(options: options).run(onEvent: { if case .prepared(let plan) = $0 { plans.append(plan) } })
+    #expect(plans.map(\.startedWithoutCheckpoint) == [true])
+    #expect(FileManager.default.fileExists(atPath: folder.file("m.last.safetensors")))
+    // The checkpoint is there now: the same command resumes it, and finds nothing left to do.
+    plans = []
+    try Trainer(options: options).run(onEvent: { if case .prepared(let plan) = $0 { plans.append(plan) } })
+    #expect(plans.map(\.startedWithoutCheckpoint) == [false])
+    #expect(plans.map(\.resumedAtBatch) == [3])
 }
 
 @Test func theOutputFolderIsCreated() throws {
