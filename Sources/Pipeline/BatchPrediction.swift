@@ -223,16 +223,19 @@ public struct BatchPrediction {
     }
 
     /// Removes temporary files that killed runs left: those of dead processes of this machine,
-    /// the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes (which only this run, holding
-    /// this shard's lock, may be writing), and, when unsharded (so no other run writes here),
-    /// Foundation's `.dat.nosync*` from atomic writes of world files.
+    /// the PNG writer's `.STEM.png.UUID.tmp` of this shard's scenes as versions before 2026-11
+    /// named them (which only this run, holding this shard's lock, may be writing), and, when
+    /// unsharded (so no other run writes here), Foundation's `.dat.nosync*` from atomic writes of
+    /// world files.
     func removeLeftovers(of keys: [String]) {
         let folder = outputFolder
-        Predictor.removeLeftovers(in: folder, scenes: keys)
-        guard shard.isWhole else { return }
+        Predictor.removeLeftovers(in: folder)
+        let prefixes = keys.map { "." + ($0 as NSString).deletingPathExtension + ".png." }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for name in names where name.hasPrefix(".dat.nosync") {
-            unlink((folder as NSString).appendingPathComponent(name))
+        for name in names where name.hasPrefix(".") {
+            let oldPNGTemporary = name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix)
+            let foundationTemporary = shard.isWhole && name.hasPrefix(".dat.nosync")
+            if oldPNGTemporary || foundationTemporary { unlink((folder as NSString).appendingPathComponent(name)) }
         }
     }
 }

@@ -74,16 +74,10 @@ public final class Predictor {
     }
 
     /// Removes what killed runs left in an output folder: the temporary files of dead processes
-    /// of this machine (`TemporaryFileName.isAbandoned(_:)`), and the PNG writer's
-    /// `.STEM.png.UUID.tmp` of the given scenes (file names or paths), which a run about to
-    /// predict them would replace anyway.
-    public static func removeLeftovers(in folder: String, scenes: [String]) {
+    /// of this machine (`TemporaryFileName.isAbandoned(_:)`). A live writer's, another run's on
+    /// this or another machine, is never touched.
+    public static func removeLeftovers(in folder: String) {
         AtomicFile.removeStaleTemporaries(in: folder)
-        let prefixes = scenes.map { "." + (($0 as NSString).lastPathComponent as NSString).deletingPathExtension + ".png." }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix) {
-            unlink((folder as NSString).appendingPathComponent(name))
-        }
     }
 
     /// The scenes named by some arguments, and what cannot be predicted.

@@ -207,7 +207,7 @@ public final class PNGReader {
     }
 
     private func checkDeclaredSizeFitsFile(path: String) throws {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path),
               attributes[.type] as? FileAttributeType == .typeRegular,
               let fileSize = (attributes[.size] as? NSNumber)?.intValue
         else { return }

@@ -84,9 +84,7 @@ public final class PNGWriter {
         self.height = height
         self.layout = layout
         self.interlaced = interlaced
-        let url = URL(fileURLWithPath: path)
-        temporaryPath = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp").path
+        temporaryPath = TemporaryFileName.beside(path)
         if case .palette(let entries, let depth) = layout {
             maximumSample = min(entries.count, 1 << depth) - 1
         } else {

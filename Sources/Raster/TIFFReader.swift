@@ -42,7 +42,8 @@ public final class TIFFReader {
         self.path = path
         let size: Int
         do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            // A symbolic link (a staging folder of links is common) is read as what it points to.
+            let attributes = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path)
             guard (attributes[.type] as? FileAttributeType) == .typeRegular,
                   let bytes = (attributes[.size] as? NSNumber)?.intValue else {
                 throw RasterError(path: path, reason: "not a regular file")

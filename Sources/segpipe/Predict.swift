@@ -55,7 +55,7 @@ struct Predict: ParsableCommand {
             printError("segpipe predict: no .tif or .tiff scenes in \(inputs.joined(separator: ", "))")
             throw ExitCode(1)
         }
-        Predictor.removeLeftovers(in: out, scenes: scenes)
+        Predictor.removeLeftovers(in: out)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
         var networkSeconds = 0.0

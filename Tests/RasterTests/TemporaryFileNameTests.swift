@@ -19,3 +19,31 @@ import Raster
     let path = TemporaryFileName.beside("/data/out/scene.tif")
     #expect(path.hasPrefix("/data/out/.scene.tif.tmp-\(live)@\(host)-"))
 }
+
+/// The PNG writer's temporary file is named like the others, so a sweep can tell its owner.
+@Test func thePNGWritersTemporaryFileNamesItsProcessAndMachine() throws {
+    let folder = try TemporaryFolder()
+    let writer = try PNGWriter(path: folder.file("map.png"), width: 2, height: 2, layout: .gray(bitDepth: 8))
+    #expect(folder.contents.count == 1 && folder.contents[0].hasPrefix(".map.png.tmp-\(getpid())@\(TemporaryFileName.host)-"))
+    #expect(!TemporaryFileName.isAbandoned(folder.contents[0]))
+    try writer.writeRow([1, 2] as [UInt16])
+    try writer.writeRow([3, 4] as [UInt16])
+    try writer.finish()
+    #expect(folder.contents == ["map.png"])
+}
+
+/// Scenes and masks reached through symbolic links (a staging folder of links) read as their targets.
+@Test func symbolicLinksToTIFFsAndPNGsAreRead() throws {
+    let folder = try TemporaryFolder()
+    let tiff = try TIFFWriter(path: folder.file("a.tif"), width: 4, height: 2, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 2), compression: .none)
+    var values = RasterBuffer(bands: 1, width: 4, height: 2)
+    for x in 0..<4 { values[0, 1, x] = Float(x) }
+    try tiff.writeRows(values)
+    try tiff.finish()
+    try writeTestPNG(folder.file("b.png"), width: 3, height: 1, layout: .gray(bitDepth: 8)) { x, _, _ in UInt16(x) }
+    try FileManager.default.createSymbolicLink(atPath: folder.file("link.tif"), withDestinationPath: folder.file("a.tif"))
+    try FileManager.default.createSymbolicLink(atPath: folder.file("link.png"), withDestinationPath: "b.png")
+    #expect(try TIFFReader(path: folder.file("link.tif")).readWindow(PixelWindow(x: 0, y: 1, width: 4, height: 1)).values == [0, 1, 2, 3])
+    #expect(try PNGReader(path: folder.file("link.png")).info.width == 3)
+}
