@@ -1,5 +1,6 @@
 import Foundation
 import Raster
+import UNet
 import Yams
 
 /// A pipeline file (`pipelines/*.yml`): stages run in order, each with the options of the
@@ -182,7 +183,8 @@ public struct PipelineFile: Sendable {
     /// Checks, before anything runs, that every folder and file the selected stages read exists
     /// or is made by an earlier selected stage.
     public func check(_ selected: [PipelineStage]) throws {
-        var models: Set<String> = []
+        /// The models earlier train stages write, with their tile size and depth.
+        var models: [String: (tileSize: Int, depth: Int)] = [:]
         var predictionFolders: [String: String] = [:]
         for stage in selected {
             func fail(_ key: String, _ message: String) -> PipelineFileError {
@@ -231,22 +233,39 @@ public struct PipelineFile: Sendable {
                 try requireFolder("masks", options.masks)
                 try requireLegend(options.legendPath)
                 try requireCreatable("out", options.output, folder: false)
-                models.insert(options.output)
+                models[options.output] = (options.tileSize, options.depth)
             case .predict(let job):
-                if !models.contains(job.options.modelPath) && !FileManager.default.fileExists(atPath: job.options.modelPath) {
+                let trained = models[job.options.modelPath]
+                if trained == nil && !FileManager.default.fileExists(atPath: job.options.modelPath) {
                     throw fail("model", "'model': \(job.options.modelPath) does not exist and no earlier train stage writes it")
+                }
+                if let overlap = job.options.overlap {
+                    // The model's tiles decide which overlaps fit: the train stage's, or the file's.
+                    let tiles = try trained ?? { () throws -> (tileSize: Int, depth: Int) in
+                        do {
+                            let config = try ModelFile.configuration(ofFile: job.options.modelPath)
+                            return (config.tileSize, config.depth)
+                        } catch {
+                            throw fail("model", "'model': \(error)")
+                        }
+                    }()
+                    if let problem = Predictor.overlapProblem(overlap, tileSize: tiles.tileSize, depth: tiles.depth) {
+                        throw fail("overlap", problem.replacingOccurrences(of: "--overlap", with: "'overlap'"))
+                    }
                 }
                 for input in job.inputs where !FileManager.default.fileExists(atPath: input) {
                     throw fail("inputs", "'inputs': no such file or folder \(input)")
                 }
                 let folder = job.options.outputDirectory
                 try requireCreatable("out", folder, folder: true)
-                if let other = predictionFolders[folder] {
+                // Compared as resolved, so that a link to another stage's folder is that folder.
+                let resolved = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+                if let other = predictionFolders[resolved] {
                     throw fail("out", "'out': the predict stage '\(other)' writes to \(folder) too; give each predict stage its own folder (their manifests and reports would overwrite each other)")
                 }
-                predictionFolders[folder] = stage.name
+                predictionFolders[resolved] = stage.name
             case .evaluate(let job):
-                if predictionFolders[job.predictions] == nil {
+                if predictionFolders[URL(fileURLWithPath: job.predictions).resolvingSymlinksInPath().path] == nil {
                     try requireFolder("predictions", job.predictions)
                 }
                 try requireFolder("truth", job.truth)

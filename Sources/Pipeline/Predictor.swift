@@ -61,16 +61,22 @@ public final class Predictor {
         } else {
             legend = config.nClasses == 5 ? .default : .generic(classCount: config.nClasses)
         }
-        let alignment = 1 << config.depth
-        let overlap = options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: alignment)
-        guard overlap >= 0, 2 * overlap <= config.tileSize, (config.tileSize - overlap) % alignment == 0 else {
-            throw UsageError("--overlap \(overlap) must be at most half the tile size (\(config.tileSize / 2)) and leave a step that is a multiple of \(alignment)")
-        }
+        let overlap = options.overlap ?? Self.defaultOverlap(tileSize: config.tileSize, alignment: 1 << config.depth)
+        if let problem = Self.overlapProblem(overlap, tileSize: config.tileSize, depth: config.depth) { throw UsageError(problem) }
         painter = ClassPainter(mode: options.paint, threshold: options.threshold, classes: config.nClasses)
         settings = PredictionSettings(options: options, config: config, normalization: normalization, legend: legend,
                                       painter: painter, overlap: overlap)
         model = try file.makeModel(precision: options.precision)
         model.convolutionAlgorithm = options.convolution
+    }
+
+    /// Why a model with these tiles cannot predict with this overlap, or nil when it can.
+    public static func overlapProblem(_ overlap: Int, tileSize: Int, depth: Int) -> String? {
+        let alignment = 1 << depth
+        guard overlap >= 0, 2 * overlap <= tileSize, (tileSize - overlap) % alignment == 0 else {
+            return "--overlap \(overlap) must be at most half the tile size (\(tileSize / 2)) and leave a step that is a multiple of \(alignment)"
+        }
+        return nil
     }
 
     /// Removes what killed runs left in an output folder: the temporary files of dead processes

@@ -61,16 +61,17 @@ public struct Trainer {
         let masks = try MaskCache(dataset: dataset, classes: classes, legend: legend, trainingRows: trainingRows)
         // Loader threads read the converted label files until the run ends; keep the folder until then.
         defer { withExtendedLifetime(masks) {} }
-        guard masks.classPixelCounts.reduce(0, +) > 0 else {
-            throw PipelineError(path: options.masks, reason: "no mask has a labelled pixel in its training rows (all are 'no label')")
-        }
         let sources = dataset.scenes.compactMap { scene -> TileSampler.Source? in
             guard let labels = masks.labelPaths[scene.name] else { return nil }
             return TileSampler.Source(scene: scene, labelPath: labels, trainingRows: trainingRows(scene))
         }
         let trainingSources = sources.filter { $0.trainingRows > 0 }
         guard !trainingSources.isEmpty else {
+            if !heldOut.isEmpty { throw UsageError("--validation-scenes holds out every scene; none is left to train on") }
             throw PipelineError(path: options.images, reason: "every scene is held out for validation; none is left to train on")
+        }
+        guard masks.classPixelCounts.reduce(0, +) > 0 else {
+            throw PipelineError(path: options.masks, reason: "no mask has a labelled pixel in its training rows (all are 'no label')")
         }
 
         let normalization: Normalization
@@ -95,7 +96,9 @@ public struct Trainer {
             }
             progress = TrainingProgress(batchesDone: 0, bestValidationLoss: nil, seed: options.seed,
                                         stepsPerEpoch: options.stepsPerEpoch, batchSize: options.batchSize,
-                                        classWeights: config.classWeights)
+                                        classWeights: config.classWeights, normalization: options.normalization.rawValue,
+                                        validationFraction: options.validationFraction, validationScenes: options.validationScenes,
+                                        rareClassProbability: options.rareClassProbability)
         }
 
         let model = try resumed?.makeModel(precision: options.precision, convolutionAlgorithm: options.convolution,
@@ -183,10 +186,11 @@ public struct Trainer {
     }
 
     /// The options in which a resumed run differs from its checkpoint, where that matters: the
-    /// network's shape and the sequence of batches (epochs and the learning rate may change).
+    /// network's shape, the data's scaling and split and the sequence of batches (epochs and the
+    /// learning rate may change).
     /// Each is "--option stored, not given".
     static func resumeConflicts(_ options: TrainingOptions, config: UNetConfig, progress: TrainingProgress) -> [String] {
-        let pairs: [(String, String, String)] = [
+        var pairs: [(String, String, String)] = [
             ("--tile-size", "\(config.tileSize)", "\(options.tileSize)"), ("--depth", "\(config.depth)", "\(options.depth)"),
             ("--filters", "\(config.nFiltersStart)", "\(options.filters)"),
             ("--growth-factor", "\(config.growthFactor)", "\(options.growthFactor)"),
@@ -195,6 +199,14 @@ public struct Trainer {
             ("--batch-size", "\(progress.batchSize)", "\(options.batchSize)"),
             ("--steps-per-epoch", "\(progress.stepsPerEpoch)", "\(options.stepsPerEpoch)"), ("--seed", "\(progress.seed)", "\(options.seed)"),
         ]
+        if let stored = progress.normalization { pairs.append(("--normalization", stored, options.normalization.rawValue)) }
+        if let stored = progress.validationFraction, progress.validationScenes?.isEmpty != false {
+            pairs.append(("--validation-fraction", "\(stored)", options.validationScenes.isEmpty ? "\(options.validationFraction)" : "--validation-scenes"))
+        }
+        if let stored = progress.validationScenes, !stored.isEmpty {
+            pairs.append(("--validation-scenes", stored.joined(separator: ","), options.validationScenes.joined(separator: ",")))
+        }
+        if let stored = progress.rareClassProbability { pairs.append(("--oversample-rare", "\(stored)", "\(options.rareClassProbability)")) }
         return pairs.filter { $0.1 != $0.2 }.map { "\($0.0) \($0.1), not \($0.2)" }
     }
 

@@ -9,4 +9,10 @@ struct TrainingProgress: Codable, Equatable {
     /// Sum of the current epoch's step losses so far, so an epoch interrupted and resumed
     /// reports (and picks its best model by) the same mean as an uninterrupted one.
     var epochLossSum: Double = 0
+    /// How the run split and drew its data, so that a resumed run can refuse other settings
+    /// (nil in checkpoints written before they were stored).
+    var normalization: String?
+    var validationFraction: Double?
+    var validationScenes: [String]?
+    var rareClassProbability: Double?
 }

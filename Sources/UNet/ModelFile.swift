@@ -96,6 +96,20 @@ public struct ModelFile: Sendable {
                   normalization: document.normalization, training: training)
     }
 
+    /// The configuration a model file stores, read from its header alone (for checks that must
+    /// not load the weights).
+    public static func configuration(ofFile path: String) throws -> UNetConfig {
+        let reader = try SafeTensorsReader(path: path)
+        guard let json = reader.metadata["segpipe"] else {
+            throw ModelFileError(path: path, reason: "not a segpipe model: no \"segpipe\" entry in the safetensors __metadata__")
+        }
+        do {
+            return try JSONDecoder().decode(ModelFileDocument.self, from: Data(json.utf8)).config
+        } catch {
+            throw ModelFileError(path: path, reason: "invalid segpipe metadata: \(ModelFileError.explain(error))")
+        }
+    }
+
     /// Writes the model atomically (temporary name in the same folder, then rename). Tensors go in
     /// `config.parameterShapes` order, then the Adam moments in the same order.
     public func write(toFile path: String) throws {

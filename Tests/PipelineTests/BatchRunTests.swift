@@ -117,8 +117,8 @@ final class LockedLines: Sendable {
     var all: [String] { lines.withLock { $0 } }
 }
 
-/// An option wrong in itself is refused when the file is read, before any stage runs; one that
-/// only the model can judge (an overlap that does not fit its tiles), when the stage starts.
+/// An option wrong in itself is refused when the file is read, and one that only the model can
+/// judge (an overlap that does not fit its tiles) when the file is checked: before any stage runs.
 @Test func anOptionThePredictorRefusesIsReportedAtItsKey() throws {
     let fixture = try BatchFixture(scenes: 1, size: 64)
     let base = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8)
@@ -126,10 +126,9 @@ final class LockedLines: Sendable {
     #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 16,
                                       message: "'threshold' must be between 0 and 1")) { try PipelineFile.load(path: fixture.folder.file("p.yml")) }
     try (base + "\n    overlap: 30\n").write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
-    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
     #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 14,
                                       message: "'overlap' 30 must be at most half the tile size (32) and leave a step that is a multiple of 4")) {
-        try runner.run()
+        try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
     }
 }
 

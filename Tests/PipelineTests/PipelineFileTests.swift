@@ -177,3 +177,37 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         """
     #expect(problem(trainIntoAFolder, in: folder) == "p.yml:5:10: 'out': \(folder.file("scenes")) is a folder, not a file")
 }
+
+/// An overlap is checked against the tiles of the model a train stage will make, and a link to
+/// another predict stage's folder is that folder.
+@Test func overlapsAndLinkedOutputFoldersAreCheckedUpFront() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    let trainThenPredict = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: m.safetensors
+            tile-size: 32
+            depth: 2
+          - stage: predict
+            model: m.safetensors
+            inputs: [scenes]
+            out: maps
+            overlap: 100
+        """
+    #expect(problem(trainThenPredict, in: folder)
+        == "p.yml:12:14: 'overlap' 100 must be at most half the tile size (16) and leave a step that is a multiple of 4")
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    try FileManager.default.createDirectory(atPath: folder.file("maps"), withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: folder.file("link"), withDestinationPath: folder.file("maps"))
+    let linked = predictStage() + """
+          - stage: predict
+            name: again
+            model: m.safetensors
+            inputs: [scenes]
+            out: link
+        """
+    #expect(problem(linked, in: folder).hasPrefix("p.yml:10:10: 'out': the predict stage 'predict' writes to "))
+}

@@ -194,6 +194,15 @@ final class StopAfter: Sendable {
     deeper.batchSize = 4
     #expect(throws: UsageError("--resume: \(folder.file("m.last.safetensors")) was made with --depth 2, not 3; "
         + "give the options it was made with, or train a new model without --resume")) { try Trainer(options: deeper).run() }
+    var rescaled = options
+    rescaled.normalization = .minmaxGlobal
+    rescaled.validationFraction = 0.5
+    #expect(throws: UsageError("--resume: \(folder.file("m.last.safetensors")) was made with --normalization zscore, not minmax-global; "
+        + "give the options it was made with, or train a new model without --resume")) { try Trainer(options: rescaled).run() }
+    #expect(Trainer.resumeConflicts(rescaled, config: UNetConfig(nClasses: 5, nChannels: 8, tileSize: 32, nFiltersStart: 4, depth: 2, dropout: 0.25),
+                                    progress: TrainingProgress(batchesDone: 3, seed: 9, stepsPerEpoch: 3, batchSize: 2, classWeights: [],
+                                                               normalization: "zscore", validationFraction: 0.2, validationScenes: []))
+        == ["--normalization zscore, not minmax-global", "--validation-fraction 0.2, not 0.5"])
     options.epochs = 2
     try Trainer(options: options).run()
     #expect(try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n").count == 2)
