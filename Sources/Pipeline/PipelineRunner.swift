@@ -82,7 +82,7 @@ public struct PipelineRunner {
                     report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
                         .evaluate(predictions: job.predictions, truth: job.truth, stopRequested: stopRequested)
                 } catch is CancellationError {
-                    throw RunInterrupted(stage: stage.name)
+                    throw RunInterrupted(stage: stage.name, continuesNextRun: false)
                 }
                 if let reportPath = job.reportPath {
                     try FileManager.default.createDirectory(atPath: (reportPath as NSString).deletingLastPathComponent,

@@ -55,6 +55,10 @@ public struct SampleDataset: Sendable {
     public func write(to directory: String) throws -> [String] {
         let images = (directory as NSString).appendingPathComponent("images")
         let masks = (directory as NSString).appendingPathComponent("masks")
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw RasterError(path: directory, reason: "is a file, not a folder")
+        }
         for folder in [images, masks] {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)

@@ -48,7 +48,7 @@ public struct Trainer {
         let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
                                                channels: channels.bands, channelsSource: channels.source, classes: classes)
         config.nChannels = dataset.scenes[0].bands
-        if let problem = config.problems.first { throw UsageError(problem) }
+        if let problem = config.problems.first { throw UsageError(TrainingOptions.optionSpelling(problem)) }
 
         let heldOut = Set(options.validationScenes)
         for name in heldOut where !dataset.scenes.contains(where: { $0.name == name }) {

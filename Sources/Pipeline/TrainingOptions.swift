@@ -55,6 +55,21 @@ public struct TrainingOptions: Sendable {
         if !(0.0..<1.0).contains(validationFraction) { found.append("--validation-fraction must be in [0, 1)") }
         if !(0.0...1.0).contains(rareClassProbability) { found.append("--oversample-rare must be in [0, 1]") }
         if loaderThreads < 1 || loaderThreads > 64 { found.append("--loader-threads must be between 1 and 64") }
+        // The network's own rules, spelled as this command's options.
+        let network = UNetConfig(nClasses: 1, nChannels: 1, tileSize: tileSize, nFiltersStart: filters, growthFactor: growthFactor,
+                                 depth: depth, upsampling: upsampling, dropout: dropout)
+        found += network.problems.map(Self.optionSpelling)
         return found
+    }
+
+    /// A `UNetConfig` problem with the model file's key names replaced by the options' names.
+    static func optionSpelling(_ problem: String) -> String {
+        let options = ["n_filters_start": "--filters", "growth_factor": "--growth-factor", "tile_size": "--tile-size",
+                       "depth": "--depth", "dropout": "--dropout", "class_weights": "--class-weights"]
+        if problem.hasPrefix("the bottleneck would have") {
+            return "--filters with --growth-factor and --depth: " + problem
+        }
+        let key = String(problem.prefix { $0 != " " })
+        return options[key].map { $0 + problem.dropFirst(key.count) } ?? problem
     }
 }

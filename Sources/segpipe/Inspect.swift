@@ -26,7 +26,7 @@ struct Inspect: ParsableCommand {
     func validate() throws {
         if window != nil && !stats { throw ValidationError("--window needs --stats") }
         if let window, Inspector.parseWindow(window) == nil {
-            throw ValidationError("--window must be four non-negative integers x,y,width,height (got '\(window)')")
+            throw ValidationError("--window must be x,y,width,height: whole numbers, x and y at least 0, width and height at least 1 (got '\(window)')")
         }
     }
 

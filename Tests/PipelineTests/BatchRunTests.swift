@@ -167,7 +167,7 @@ final class LockedLines: Sendable {
     var runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("e.yml")), log: RunLog(level: .quiet) { _, _ in })
     let stopper = StopAfter(2)
     runner.stopRequested = { stopper.check() }
-    #expect(throws: RunInterrupted(stage: "evaluate")) { try runner.run() }
+    #expect(throws: RunInterrupted(stage: "evaluate", continuesNextRun: false)) { try runner.run() }
     #expect(stopper.calls.load(ordering: .relaxed) == 3, "asked before the stage and before each of the two scenes")
     #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("report.json")))
 }

@@ -225,3 +225,12 @@ final class StopAfter: Sendable {
     }
     #expect(error.problems == ["\(folder.file("images/b.tif")): has 3 bands but the first scene \(folder.file("images/a.tif")) has 2"])
 }
+
+/// The network's rules reach the user spelled as options, and a pipeline file points at the key.
+@Test func networkProblemsAreSpelledAsOptions() throws {
+    var options = TrainingOptions(images: "i", masks: "m", output: "o.safetensors")
+    options.growthFactor = 0
+    options.tileSize = 100
+    options.depth = 5
+    #expect(options.problems == ["--growth-factor must be at least 1 (got 0)", "--tile-size 100 must be a positive multiple of 2^depth = 32"])
+}
