@@ -21,13 +21,18 @@ public struct InspectionTable: Sendable {
         ]
         var lines = [([inspection.path] + cells).joined(separator: "\t")]
         for (band, s) in (inspection.statistics ?? []).enumerated() {
-            lines.append("  band \(band + 1)\tmin \(JSONValue.format(s.min))\tmax \(JSONValue.format(s.max))\tmean \(formatMean(s.mean))")
+            lines.append("  band \(band + 1)\tmin \(formatExtreme(s.min))\tmax \(formatExtreme(s.max))\tmean \(formatMean(s.mean))")
         }
         return lines
     }
 
+    /// A band's minimum or maximum: a float band may hold ±infinity (JSON, which cannot, says null).
+    private func formatExtreme(_ value: Double) -> String {
+        value.isFinite ? JSONValue.format(value) : "\(value)"
+    }
+
     private func formatMean(_ value: Double) -> String {
-        guard value.isFinite else { return "nan" }
+        guard value.isFinite else { return value.isNaN ? "nan" : "\(value)" }
         let scaled = (value * 10_000).rounded() / 10_000
         return "\(scaled)"
     }
