@@ -79,6 +79,18 @@ public final class Predictor {
         return nil
     }
 
+    /// Creates the output folder and takes its `.segpipe.lock` shared: several `segpipe predict`
+    /// may write to one folder, but not while a `segpipe run` holds it (exclusively), and a run
+    /// cannot start while one is writing. Throws `RunLockBusy` when a run holds it.
+    public static func lockOutputFolder(_ folder: String) throws -> RunLock {
+        do {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        } catch {
+            throw PipelineError(path: folder, reason: "cannot create the output folder (\(error.localizedDescription))")
+        }
+        return try RunLock(path: (folder as NSString).appendingPathComponent(".segpipe.lock"), mode: .shared)
+    }
+
     /// Removes what killed runs left in an output folder: the temporary files of dead processes
     /// of this machine (`TemporaryFileName.isAbandoned(_:)`). A live writer's, another run's on
     /// this or another machine, is never touched.

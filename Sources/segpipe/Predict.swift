@@ -55,6 +55,14 @@ struct Predict: ParsableCommand {
             printError("segpipe predict: no .tif or .tiff scenes in \(inputs.joined(separator: ", "))")
             throw ExitCode(1)
         }
+        let lock: RunLock
+        do {
+            lock = try Predictor.lockOutputFolder(out)
+        } catch let busy as RunLockBusy {
+            printError("segpipe predict: \(busy)")
+            throw ExitCode(ExitStatus.locked)
+        }
+        defer { withExtendedLifetime(lock) {} }
         Predictor.removeLeftovers(in: out)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }

@@ -210,3 +210,18 @@ final class LockedLines: Sendable {
     #expect(report.scenes.isEmpty)
     #expect(lines.all == ["predict: no scenes in \(fixture.folder.file("scenes"))"])
 }
+
+/// segpipe predict shares the output folder's lock with other predicts but not with a run.
+@Test func predictAndRunExcludeEachOtherFromAFolder() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let maps = fixture.folder.file("maps")
+    do {
+        let predicting = try Predictor.lockOutputFolder(maps)
+        let another = try Predictor.lockOutputFolder(maps)
+        #expect(throws: RunLockBusy.self) { try fixture.run() }
+        withExtendedLifetime((predicting, another)) {}
+    }
+    let run = try RunLock(path: maps + "/.segpipe.lock", mode: .exclusive)
+    #expect(throws: RunLockBusy.self) { try Predictor.lockOutputFolder(maps) }
+    withExtendedLifetime(run) {}
+}
