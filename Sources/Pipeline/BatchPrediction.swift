@@ -99,6 +99,7 @@ public struct BatchPrediction {
         let (scenes, collisions) = try self.scenes()
         removeLeftovers(of: scenes.map(\.key))
         let manifest = SceneManifest.merged(in: folder)
+        for path in manifest.unreadable { log.error("\(path): not a readable manifest; the scenes it recorded are predicted again") }
         let model = try FNV1aHash.ofFile(job.options.modelPath).hex
         var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
                                model: job.options.modelPath, started: Date())

@@ -182,6 +182,18 @@ public struct PipelineFile: Sendable {
 
     /// Checks, before anything runs, that every folder and file the selected stages read exists
     /// or is made by an earlier selected stage.
+    /// `path` with every symbolic link resolved, also one whose target does not exist yet (a
+    /// link to the folder a stage will create), so that two spellings of one folder compare equal.
+    static func resolved(_ path: String) -> String {
+        var current = URL(fileURLWithPath: path).standardizedFileURL.path
+        for _ in 0..<16 {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: current) else { break }
+            let absolute = target.hasPrefix("/") ? target : ((current as NSString).deletingLastPathComponent as NSString).appendingPathComponent(target)
+            current = URL(fileURLWithPath: absolute).standardizedFileURL.path
+        }
+        return URL(fileURLWithPath: current).resolvingSymlinksInPath().path
+    }
+
     public func check(_ selected: [PipelineStage]) throws {
         /// The models earlier train stages write, with their tile size and depth.
         var models: [String: (tileSize: Int, depth: Int)] = [:]
@@ -259,18 +271,22 @@ public struct PipelineFile: Sendable {
                 let folder = job.options.outputDirectory
                 try requireCreatable("out", folder, folder: true)
                 // Compared as resolved, so that a link to another stage's folder is that folder.
-                let resolved = URL(fileURLWithPath: folder).resolvingSymlinksInPath().path
+                let resolved = Self.resolved(folder)
                 if let other = predictionFolders[resolved] {
                     throw fail("out", "'out': the predict stage '\(other)' writes to \(folder) too; give each predict stage its own folder (their manifests and reports would overwrite each other)")
                 }
                 predictionFolders[resolved] = stage.name
             case .evaluate(let job):
-                if predictionFolders[URL(fileURLWithPath: job.predictions).resolvingSymlinksInPath().path] == nil {
+                if predictionFolders[Self.resolved(job.predictions)] == nil {
                     try requireFolder("predictions", job.predictions)
                 }
                 try requireFolder("truth", job.truth)
                 try requireLegend(job.legendPath)
                 try requireCreatable("report", job.reportPath, folder: false)
+                if let report = job.reportPath,
+                   let other = predictionFolders[Self.resolved((report as NSString).deletingLastPathComponent)] {
+                    throw fail("report", "'report': \(report) is in the output folder of the predict stage '\(other)', where it could replace that stage's maps or manifest; write it elsewhere")
+                }
             }
         }
     }

@@ -62,8 +62,11 @@ public struct PipelineRunner {
             log.info("== \(stage.name)")
             switch stage.action {
             case .train(let options):
-                try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
-                log.info("\(stage.name): wrote \(options.output)")
+                if try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent) > 0 {
+                    log.info("\(stage.name): wrote \(options.output)")
+                } else {
+                    log.info("\(stage.name): nothing left to train; \(options.output) is the finished run's")
+                }
             case .predict(let job):
                 let report: RunReport
                 do {

@@ -28,6 +28,8 @@ public struct SceneManifest: Sendable {
 
     public static let filePrefix = "segpipe-manifest"
     public var records: [String: Record] = [:]
+    /// Manifest files of the folder that could not be read (their scenes are predicted again).
+    public var unreadable: [String] = []
 
     public init(records: [String: Record] = [:]) { self.records = records }
 
@@ -43,7 +45,10 @@ public struct SceneManifest: Sendable {
         for name in names.sorted() where name.hasPrefix(filePrefix) && name.hasSuffix(".json") {
             let path = (folder as NSString).appendingPathComponent(name)
             guard let data = FileManager.default.contents(atPath: path),
-                  let file = try? decoder.decode(File.self, from: data) else { continue }
+                  let file = try? decoder.decode(File.self, from: data) else {
+                manifest.unreadable.append(path)
+                continue
+            }
             for record in file.records {
                 if let known = manifest.records[record.scene], known.completed >= record.completed { continue }
                 manifest.records[record.scene] = record

@@ -30,13 +30,17 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     /// The shard from `--shard I/N`; else from `--shard-count` with Kubernetes'
     /// `JOB_COMPLETION_INDEX`; else from a Slurm array's `SLURM_ARRAY_TASK_ID`,
-    /// `SLURM_ARRAY_TASK_COUNT` (and `SLURM_ARRAY_TASK_MIN`, so arrays may start at 1); else whole.
+    /// `SLURM_ARRAY_TASK_COUNT` (and `SLURM_ARRAY_TASK_MIN` and `SLURM_ARRAY_TASK_STEP`, so arrays
+    /// may start at 1 and count in steps); else whole.
     public static func resolve(argument: String?, count countArgument: Int?,
                                environment: [String: String]) throws -> Shard {
         if let argument {
             let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]) else {
                 throw PipelineError(path: "", reason: "--shard must look like I/N (for example 0/4), not '\(argument)'")
+            }
+            if let countArgument, countArgument != count {
+                throw PipelineError(path: "", reason: "--shard \(argument) and --shard-count \(countArgument) disagree; give one of them")
             }
             return try checked(index: index, count: count, source: "--shard \(argument)")
         }
@@ -57,7 +61,12 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
                 throw PipelineError(path: "", reason: "SLURM_ARRAY_TASK_ID is set but SLURM_ARRAY_TASK_COUNT is not; give --shard-count")
             }
             let first = environment["SLURM_ARRAY_TASK_MIN"].flatMap { Int($0) } ?? 0
-            return try checked(index: id - first, count: count, source: "SLURM_ARRAY_TASK_ID=\(idText)")
+            // An array with a step (0-14:2) numbers its tasks first, first + step, ...
+            let step = environment["SLURM_ARRAY_TASK_STEP"].flatMap { Int($0) } ?? 1
+            guard step >= 1, (id - first) % step == 0 else {
+                throw PipelineError(path: "", reason: "SLURM_ARRAY_TASK_ID=\(idText) is not on the array's step (SLURM_ARRAY_TASK_MIN \(first), SLURM_ARRAY_TASK_STEP \(step)); give --shard I/N")
+            }
+            return try checked(index: (id - first) / step, count: count, source: "SLURM_ARRAY_TASK_ID=\(idText)")
         }
         if let countArgument {
             throw PipelineError(path: "", reason: "--shard-count \(countArgument) needs JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID in the environment; use --shard I/N otherwise")

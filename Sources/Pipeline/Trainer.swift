@@ -20,9 +20,12 @@ public struct Trainer {
 
     /// Runs (or, with `options.resume`, continues) training: checks the dataset, computes the
     /// normalisation, then trains epoch by epoch, writing metrics and checkpoints. Throws
-    /// `TrainingInterrupted` after saving a checkpoint once `stopRequested` returns true.
+    /// `TrainingInterrupted` after saving a checkpoint once `stopRequested` returns true. Returns
+    /// the number of batches trained: 0 when a resumed run had already finished (its best model
+    /// must still be there, else this throws).
+    @discardableResult
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
-                    onEvent: (TrainingEvent) -> Void = { _ in }) throws {
+                    onEvent: (TrainingEvent) -> Void = { _ in }) throws -> Int {
         if let problem = options.problems.first { throw UsageError(problem) }
         try prepareOutputFolder()
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
@@ -82,7 +85,15 @@ public struct Trainer {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
             progress = stored
-            if let conflict = Self.resumeConflicts(options, config: config, progress: progress).first {
+            var conflicts = Self.resumeConflicts(options, config: config, progress: progress)
+            if let given = options.classWeights, given != progress.classWeights {
+                conflicts.append("--class-weights \(Self.list(progress.classWeights)), not \(Self.list(given))")
+            }
+            let legendClasses = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
+            if let stored = resumed.classes, stored != legendClasses {
+                conflicts.append("the legend's classes \(stored.map(\.name).joined(separator: ", ")), not those of \(options.legendPath ?? "the default legend")")
+            }
+            if let conflict = conflicts.first {
                 throw UsageError("--resume: \(lastCheckpointPath) was made with \(conflict); give the options it was made with, or train a new model without --resume")
             }
         } else {
@@ -122,7 +133,12 @@ public struct Trainer {
         onEvent(.prepared(plan))
 
         let classMetadata = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
-        guard progress.batchesDone < totalBatches else { return }
+        guard progress.batchesDone < totalBatches else {
+            guard FileManager.default.fileExists(atPath: options.output) else {
+                throw PipelineError(path: options.output, reason: "is missing, and the run it belongs to has finished all \(totalBatches) batches (\(lastCheckpointPath)); raise --epochs to train on, or train anew without --resume")
+            }
+            return 0
+        }
         try startMetrics(fresh: progress.batchesDone == 0)
 
         let batchSize = progress.batchSize
@@ -183,6 +199,7 @@ public struct Trainer {
                 waitAtEpochStart = queue.waitingSeconds
             }
         }
+        return progress.batchesDone - firstBatch
     }
 
     /// The options in which a resumed run differs from its checkpoint, where that matters: the
@@ -211,6 +228,10 @@ public struct Trainer {
     }
 
     /// The bands of the first scene (in name order), which every other scene must have too.
+    static func list(_ values: [Double]) -> String {
+        values.map { "\($0)" }.joined(separator: ",")
+    }
+
     func firstSceneBands() throws -> (bands: Int, source: String) {
         let names = try TrainingDataset.listFiles(options.images).filter {
             TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())

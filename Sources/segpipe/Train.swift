@@ -95,10 +95,11 @@ struct Train: ParsableCommand {
         }
         let display = ProgressDisplay()
         do {
-            try trainer.run(stopRequested: { stopSignal.load(ordering: .relaxed) != 0 }) { event in
+            let trained = try trainer.run(stopRequested: { stopSignal.load(ordering: .relaxed) != 0 }) { event in
                 display.show(event)
             }
             display.finish()
+            if trained == 0 { print("nothing left to train; \(trainer.options.output) is the finished run's") }
         } catch let interrupted as TrainingInterrupted {
             display.finish()
             printError("segpipe: \(interrupted)")

@@ -225,3 +225,15 @@ final class LockedLines: Sendable {
     #expect(throws: RunLockBusy.self) { try Predictor.lockOutputFolder(maps) }
     withExtendedLifetime(run) {}
 }
+
+/// A manifest that cannot be read is said on the error stream; its scenes are predicted again.
+@Test func anUnreadableManifestIsSaid() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    #expect(try fixture.run().done == 1)
+    let manifest = fixture.folder.file("maps/segpipe-manifest.json")
+    try "garbage".write(toFile: manifest, atomically: true, encoding: .utf8)
+    let lines = LockedLines()
+    let report = try BatchPrediction(job: fixture.job()).run(log: RunLog(level: .quiet) { line, _ in lines.append(line) })
+    #expect(report.done == 1)
+    #expect(lines.all == ["\(manifest): not a readable manifest; the scenes it recorded are predicted again"])
+}

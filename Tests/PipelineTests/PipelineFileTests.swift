@@ -118,6 +118,16 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(try Shard.resolve(argument: nil, count: nil,
                               environment: ["SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "3", "SLURM_ARRAY_TASK_MIN": "1"])
         == Shard(index: 2, count: 3))
+    // An array 0-14:2 has 8 tasks, 0, 2, ..., 14.
+    let stepped = ["SLURM_ARRAY_TASK_COUNT": "8", "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_STEP": "2"]
+    #expect(try Shard.resolve(argument: nil, count: nil, environment: stepped.merging(["SLURM_ARRAY_TASK_ID": "14"]) { $1 })
+        == Shard(index: 7, count: 8))
+    #expect(throws: PipelineError.self) {
+        try Shard.resolve(argument: nil, count: nil, environment: stepped.merging(["SLURM_ARRAY_TASK_ID": "3"]) { $1 })
+    }
+    #expect(throws: PipelineError(path: "", reason: "--shard 0/1 and --shard-count 2 disagree; give one of them")) {
+        try Shard.resolve(argument: "0/1", count: 2, environment: [:])
+    }
     #expect(try Shard.resolve(argument: nil, count: 5, environment: ["JOB_COMPLETION_INDEX": "4"]) == Shard(index: 4, count: 5))
     #expect(throws: PipelineError.self) { try Shard.resolve(argument: nil, count: nil, environment: ["JOB_COMPLETION_INDEX": "4"]) }
     #expect(try Shard.resolve(argument: nil, count: nil, environment: [:]) == .whole)
@@ -208,6 +218,30 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
             model: m.safetensors
             inputs: [scenes]
             out: link
+        """
+    #expect(problem(linked, in: folder).hasPrefix("p.yml:10:10: 'out': the predict stage 'predict' writes to "))
+}
+
+/// A report written into a predict stage's folder, and a dangling link to a folder a stage will
+/// create, are caught with the file.
+@Test func reportsInPredictFoldersAndDanglingLinksAreRefused() throws {
+    let folder = try TemporaryDirectory()
+    _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
+    try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    let report = predictStage() + """
+          - stage: evaluate
+            predictions: maps
+            truth: scenes
+            report: maps/segpipe-manifest.json
+        """
+    #expect(problem(report, in: folder).hasPrefix("p.yml:9:13: 'report': \(folder.file("maps/segpipe-manifest.json")) is in the output folder of the predict stage 'predict'"))
+    try FileManager.default.createSymbolicLink(atPath: folder.file("dangling"), withDestinationPath: "maps")
+    let linked = predictStage() + """
+          - stage: predict
+            name: again
+            model: m.safetensors
+            inputs: [scenes]
+            out: dangling
         """
     #expect(problem(linked, in: folder).hasPrefix("p.yml:10:10: 'out': the predict stage 'predict' writes to "))
 }

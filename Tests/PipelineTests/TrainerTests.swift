@@ -234,3 +234,23 @@ final class StopAfter: Sendable {
     options.depth = 5
     #expect(options.problems == ["--growth-factor must be at least 1 (got 0)", "--tile-size 100 must be a positive multiple of 2^depth = 32"])
 }
+
+/// A finished run resumed again trains nothing and says so, and a missing best model of a
+/// finished run is an error of the train stage, not of whatever reads it next. Other class
+/// weights are refused like the other options.
+@Test func resumingAFinishedRunTrainsNothing() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.epochs = 1
+    #expect(try Trainer(options: options).run() == 3)
+    options.resume = true
+    #expect(try Trainer(options: options).run() == 0)
+    var weighted = options
+    weighted.classWeights = [1, 1, 1, 1, 1]
+    #expect(throws: UsageError.self) { try Trainer(options: weighted).run() }
+    try FileManager.default.removeItem(atPath: folder.file("m.safetensors"))
+    let error = try #require(throws: PipelineError.self) { try Trainer(options: options).run() }
+    #expect(error.path == folder.file("m.safetensors"))
+    #expect(error.reason.hasPrefix("is missing, and the run it belongs to has finished all 3 batches"))
+}
