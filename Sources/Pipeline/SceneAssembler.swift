@@ -32,7 +32,9 @@ struct SceneAssembler {
         probabilities = options.writeProbabilities
             ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
                              sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
-                             geoReference: layout.geoReference.isGeoreferenced ? layout.geoReference : nil)
+                             geoReference: layout.geoReference.isGeoreferenced ? layout.geoReference : nil,
+                             // The scene's nodata pixels are NaN in every band, as the class map's are 255.
+                             nodata: info.nodata != nil ? .nan : nil)
             : nil
         stitcher = Stitcher(grid: layout.grid, channels: config.nClasses)
         classCounts = [Int](repeating: 0, count: config.nClasses + 1)
@@ -87,11 +89,15 @@ struct SceneAssembler {
 
     private mutating func writeFinishedRows() throws {
         let width = layout.info.width, classes = settings.config.nClasses
-        while let (first, rows) = stitcher.takeFinishedRows() {
+        while let (first, finished) = stitcher.takeFinishedRows() {
+            var rows = finished
             var ids = settings.painter.paint(classMajor: rows.values, pixels: rows.height * width, classes: classes)
             for r in 0..<rows.height {
                 if let invalid = invalidRows.removeValue(forKey: first + r) {
-                    for x in 0..<width where invalid[x] { ids[r * width + x] = ClassLegend.ignoreValue }
+                    for x in 0..<width where invalid[x] {
+                        ids[r * width + x] = ClassLegend.ignoreValue
+                        for c in 0..<classes { rows[c, r, x] = .nan }
+                    }
                 }
             }
             for id in ids where id != ClassLegend.ignoreValue { classCounts[Int(id)] += 1 }

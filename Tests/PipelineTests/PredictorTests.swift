@@ -111,10 +111,17 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
     buffer[0, 3, 4] = -1
     try writer.writeRows(buffer)
     try writer.finish()
-    let result = try Predictor(options: PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out")))
-        .predict(scene: folder.file("g.tif"))
+    var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out"))
+    options.writeProbabilities = true
+    let result = try Predictor(options: options).predict(scene: folder.file("g.tif"))
     #expect(result.tiles == 1)
-    #expect(result.outputs.map { ($0 as NSString).lastPathComponent } == ["g.png", "g.pgw"])
+    #expect(result.outputs.map { ($0 as NSString).lastPathComponent } == ["g.png", "g.pgw", "g.prob.tif"])
+    // The probabilities mark the same pixel: NaN in every band, declared as the nodata value.
+    let probabilities = try TIFFReader(path: folder.file("out/g.prob.tif"))
+    #expect(probabilities.info.nodata?.isNaN == true)
+    let values = try probabilities.readWindow(PixelWindow(x: 0, y: 0, width: 32, height: 32))
+    #expect((0..<3).allSatisfy { values[$0, 3, 4].isNaN })
+    #expect(values.values.filter(\.isNaN).count == 3)
     let ids = try PNGMaskReader(path: folder.file("out/g.png"), legend: .generic(classCount: 3)).readRows(32)
     #expect(ids[3 * 32 + 4] == 255)
     #expect(ids.filter { $0 == 255 }.count == 1)
