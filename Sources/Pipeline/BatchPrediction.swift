@@ -59,10 +59,13 @@ public struct BatchPrediction {
     }
 
     /// What a run would do, without locking or writing anything (`--dry-run`).
-    public func plan(log: RunLog) throws {
+    /// `retrainedBy` names an earlier stage of the run that trains the model: if it changes the
+    /// file, every scene is predicted again.
+    public func plan(log: RunLog, retrainedBy trainStage: String? = nil) throws {
         let (scenes, collisions) = try self.scenes()
         for collision in collisions { log.error("would fail \(collision)") }
         let manifest = SceneManifest.merged(in: outputFolder)
+        for path in manifest.unreadable { log.error("\(path): not a readable manifest; the scenes it recorded would be predicted again") }
         guard FileManager.default.fileExists(atPath: job.options.modelPath) else {
             log.info("\(stage): would predict all \(scenes.count) scenes (the model is not trained yet)")
             return
@@ -79,7 +82,8 @@ public struct BatchPrediction {
                 log.detail("up to date     \(scene.key)")
             }
         }
-        log.info("\(stage): would predict \(todo) of \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)")")
+        log.info("\(stage): would predict \(todo) of \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)")"
+            + (trainStage.map { " with the current model; all \(scenes.count) if stage '\($0)' changes it" } ?? ""))
     }
 
     /// Runs the batch. Throws `RunLockBusy` when another run holds the folder, `RunInterrupted`

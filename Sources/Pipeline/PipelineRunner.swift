@@ -35,12 +35,15 @@ public struct PipelineRunner {
 
     /// Says what each stage would do; writes nothing.
     public func dryRun() throws {
+        var trainers: [String: String] = [:]
         for stage in stages {
             switch stage.action {
             case .train(let options):
                 log.info("\(stage.name): would train \(options.output) on \(options.images) for \(options.epochs) epochs")
+                trainers[options.output] = stage.name
             case .predict(let job):
-                try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name).plan(log: log)
+                try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name)
+                    .plan(log: log, retrainedBy: trainers[job.options.modelPath])
             case .evaluate(let job):
                 log.info("\(stage.name): would evaluate \(job.predictions) against \(job.truth)"
                     + (job.reportPath.map { ", report to \($0)" } ?? ""))

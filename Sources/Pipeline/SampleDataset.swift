@@ -60,6 +60,8 @@ public struct SampleDataset: Sendable {
             throw RasterError(path: directory, reason: "is a file, not a folder")
         }
         for folder in [images, masks] {
+            // What a killed earlier run left (a scene of a large --size is large).
+            AtomicFile.removeStaleTemporaries(in: folder)
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {

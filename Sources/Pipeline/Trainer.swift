@@ -86,8 +86,11 @@ public struct Trainer {
             }
             progress = stored
             var conflicts = Self.resumeConflicts(options, config: config, progress: progress)
-            if let given = options.classWeights, given != progress.classWeights {
-                conflicts.append("--class-weights \(Self.list(progress.classWeights)), not \(Self.list(given))")
+            // `auto` asks for the weights of this data: the checkpoint's, if the data is the same.
+            let givenWeights = options.classWeights
+                ?? (options.autoClassWeights ? Self.inverseFrequencyWeights(masks.classFrequencies) : nil)
+            if let given = givenWeights, given != progress.classWeights {
+                conflicts.append("--class-weights \(Self.list(progress.classWeights)), not \(options.classWeights == nil ? "auto (\(Self.list(given)))" : Self.list(given))")
             }
             let legendClasses = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
             if let stored = resumed.classes, stored != legendClasses {

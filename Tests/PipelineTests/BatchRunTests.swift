@@ -237,3 +237,28 @@ final class LockedLines: Sendable {
     #expect(report.done == 1)
     #expect(lines.all == ["\(manifest): not a readable manifest; the scenes it recorded are predicted again"])
 }
+
+/// A dry run of a predict stage whose model an earlier stage trains says that retraining would
+/// redo every scene.
+@Test func aDryRunSaysAnEarlierTrainStageMayRedoEveryScene() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    _ = try fixture.run()
+    let text = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: m.safetensors
+            tile-size: 64
+            depth: 2
+          - stage: predict
+            model: m.safetensors
+            inputs: [scenes]
+            out: maps
+        """
+    try text.write(toFile: fixture.folder.file("t.yml"), atomically: true, encoding: .utf8)
+    let lines = LockedLines()
+    try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("t.yml")),
+                       log: RunLog(level: .normal) { line, _ in lines.append(line) }).dryRun()
+    #expect(lines.all.last == "predict: would predict 0 of 2 scenes with the current model; all 2 if stage 'train' changes it")
+}

@@ -254,3 +254,25 @@ final class StopAfter: Sendable {
     #expect(error.path == folder.file("m.safetensors"))
     #expect(error.reason.hasPrefix("is missing, and the run it belongs to has finished all 3 batches"))
 }
+
+/// `--class-weights auto` on resume means the weights of this data: accepted when they are the
+/// checkpoint's, refused when the checkpoint was made with others.
+@Test func resumingWithAutoClassWeightsComparesThem() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var automatic = smallTrainingOptions(folder, output: folder.file("a.safetensors"))
+    automatic.epochs = 1
+    automatic.autoClassWeights = true
+    try Trainer(options: automatic).run()
+    automatic.resume = true
+    automatic.epochs = 2
+    #expect(try Trainer(options: automatic).run() == 3)
+
+    var fixed = smallTrainingOptions(folder, output: folder.file("f.safetensors"))
+    fixed.epochs = 1
+    try Trainer(options: fixed).run()
+    fixed.resume = true
+    fixed.autoClassWeights = true
+    let error = try #require(throws: UsageError.self) { try Trainer(options: fixed).run() }
+    #expect(error.description.contains("was made with --class-weights 0.2,0.3,0.1,0.1,0.3, not auto ("))
+}
