@@ -234,7 +234,7 @@ public struct BatchPrediction {
     /// world files.
     func removeLeftovers(of keys: [String]) {
         let folder = outputFolder
-        Predictor.removeLeftovers(in: folder)
+        AtomicFile.removeStaleTemporaries(in: folder)
         let prefixes = keys.map { "." + ($0 as NSString).deletingPathExtension + ".png." }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         for name in names where name.hasPrefix(".") {

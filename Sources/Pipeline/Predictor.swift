@@ -91,13 +91,6 @@ public final class Predictor {
         return try RunLock(path: (folder as NSString).appendingPathComponent(".segpipe.lock"), mode: .shared)
     }
 
-    /// Removes what killed runs left in an output folder: the temporary files of dead processes
-    /// of this machine (`TemporaryFileName.isAbandoned(_:)`). A live writer's, another run's on
-    /// this or another machine, is never touched.
-    public static func removeLeftovers(in folder: String) {
-        AtomicFile.removeStaleTemporaries(in: folder)
-    }
-
     /// The scenes named by some arguments, and what cannot be predicted.
     public struct SceneList: Sendable {
         public var scenes: [String] = []

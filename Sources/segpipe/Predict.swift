@@ -63,7 +63,8 @@ struct Predict: ParsableCommand {
             throw ExitCode(ExitStatus.locked)
         }
         defer { withExtendedLifetime(lock) {} }
-        Predictor.removeLeftovers(in: out)
+        // What killed runs left: only dead processes' temporary files of this machine.
+        AtomicFile.removeStaleTemporaries(in: out)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
         var networkSeconds = 0.0

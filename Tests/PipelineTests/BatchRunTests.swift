@@ -82,11 +82,7 @@ import Testing
     let fixture = try BatchFixture(scenes: 1, size: 64)
     let maps = fixture.folder.file("maps")
     try FileManager.default.createDirectory(atPath: maps, withIntermediateDirectories: true)
-    let finished = Process()
-    finished.executableURL = URL(fileURLWithPath: "/bin/true")
-    try finished.run()
-    finished.waitUntilExit()
-    let dead = finished.processIdentifier
+    let dead = try exitedProcessID()
     let host = TemporaryFileName.host
     // A dead process's files on another machine sharing the folder may be a live write there: kept.
     let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)@\(host)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",

@@ -65,12 +65,9 @@ import Testing
 /// A killed earlier run's temporary files are removed when the sample data is written again.
 @Test func sampleDataRemovesWhatAKilledRunLeft() throws {
     let folder = try TemporaryDirectory()
-    let finished = Process()
-    finished.executableURL = URL(fileURLWithPath: "/bin/true")
-    try finished.run()
-    finished.waitUntilExit()
+    let dead = try exitedProcessID()
     try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
-    let leftover = folder.file("images/.scene1.tif.tmp-\(finished.processIdentifier)@\(TemporaryFileName.host)-1")
+    let leftover = folder.file("images/.scene1.tif.tmp-\(dead)@\(TemporaryFileName.host)-1")
     #expect(FileManager.default.createFile(atPath: leftover, contents: Data([1])))
     _ = try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     #expect(!FileManager.default.fileExists(atPath: leftover))

@@ -13,3 +13,12 @@ final class TemporaryDirectory {
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
+
+/// The id of a process that has exited, for leftovers that a sweep must count as abandoned.
+func exitedProcessID() throws -> pid_t {
+    let finished = Process()
+    finished.executableURL = URL(fileURLWithPath: "/bin/true")
+    try finished.run()
+    finished.waitUntilExit()
+    return finished.processIdentifier
+}

@@ -169,11 +169,7 @@ final class StopAfter: Sendable {
 /// A killed run's mask cache (its process gone) is removed by the next run; a live one is kept.
 @Test func abandonedMaskCachesAreRemoved() throws {
     let base = try TemporaryDirectory()
-    let finished = Process()
-    finished.executableURL = URL(fileURLWithPath: "/bin/true")
-    try finished.run()
-    finished.waitUntilExit()
-    let dead = base.file("segpipe-masks-\(finished.processIdentifier)-7"), live = base.file("segpipe-masks-\(getpid())-8")
+    let dead = base.file("segpipe-masks-\(try exitedProcessID())-7"), live = base.file("segpipe-masks-\(getpid())-8")
     for path in [dead, live] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
     MaskCache.removeAbandonedCaches(in: base.path)
     #expect(!FileManager.default.fileExists(atPath: dead))
