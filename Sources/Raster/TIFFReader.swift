@@ -83,9 +83,13 @@ public final class TIFFReader {
 
         let geo = Self.readGeoReference(tif)
         geoReference = geo
-        var nodata: Double?
-        if let text = Self.readString(tif, tag: UInt32(CTIFF_TAG_GDAL_NODATA)) {
-            nodata = Double(text.trimmingCharacters(in: .whitespaces).lowercased())
+        let nodata: Double?
+        do {
+            nodata = try Self.parseNodata(Self.readString(tif, tag: UInt32(CTIFF_TAG_GDAL_NODATA)), path: path)
+        } catch {
+            TIFFClose(tif)
+            messages.deallocate()
+            throw error
         }
         let isPalette = layout.photometric == UInt16(PHOTOMETRIC_PALETTE)
         colormap = isPalette ? Self.readColormap(tif, bitsPerSample: layout.bitsPerSample) : nil
@@ -294,6 +298,18 @@ public final class TIFFReader {
         case TIFF_SLONG8: return load(Int64.self) { Double($0) }
         default: return nil
         }
+    }
+
+    /// The GDAL_NODATA tag's value. Text that is not a number is refused rather than ignored:
+    /// ignoring it would quietly treat the file's fill pixels as data.
+    static func parseNodata(_ text: String?, path: String) throws(RasterError) -> Double? {
+        guard let text else { return nil }
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.isEmpty { return nil }
+        guard let value = Double(trimmed.lowercased()) else {
+            throw RasterError(path: path, reason: "its GDAL_NODATA tag '\(trimmed.prefix(40))' is not a number")
+        }
+        return value
     }
 
     /// An ASCII tag without its terminating NULs.

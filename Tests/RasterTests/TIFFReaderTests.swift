@@ -300,12 +300,31 @@ func maximumDifference(_ a: RasterBuffer, _ b: RasterBuffer) -> Float {
             let nodata = try #require(try TIFFReader(path: path).info.nodata)
             #expect(nodata == expected || (nodata.isNaN && expected.isNaN))
         }
+        let blank = folder.file("blank-nodata.tif")
+        var blankFixture = TIFFFixture()
+        blankFixture.extraTags = [(UInt32(CTIFF_TAG_GDAL_NODATA), " \n")]
+        try blankFixture.write(to: blank)
+        #expect(try TIFFReader(path: blank).info.nodata == nil)
         let plain = folder.file("plain.tif")
         try TIFFFixture().write(to: plain)
         let reader = try TIFFReader(path: plain)
         #expect(reader.info.nodata == nil)
         #expect(!reader.info.georeferenced)
         #expect(reader.geoReference == GeoReference())
+    }
+
+    /// Ignoring a nodata value that does not parse would treat the file's fill pixels as data.
+    @Test func unparsableGDALNodataIsRefused() throws {
+        let folder = try TemporaryFolder()
+        for text in ["abc", "1,5", "-9999 m"] {
+            var fixture = TIFFFixture()
+            fixture.extraTags = [(UInt32(CTIFF_TAG_GDAL_NODATA), text)]
+            let path = folder.file("nodata.tif")
+            try fixture.write(to: path)
+            let error = #expect(throws: RasterError.self) { try TIFFReader(path: path) }
+            #expect(error?.path == path)
+            #expect(error?.reason == "its GDAL_NODATA tag '\(text)' is not a number")
+        }
     }
 
     @Test func missingAndNonTIFFFilesAreRefused() throws {
