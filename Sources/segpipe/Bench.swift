@@ -12,12 +12,12 @@ struct Bench: ParsableCommand {
     )
 
     @Option(help: "What to time.") var mode: NetworkBenchmark.Mode = .predict
-    @Option var batchSize = 8
+    @Option(parsing: .unconditional) var batchSize = 8
     @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
     @Option(help: "How the decoder upsamples.") var upsampling: Pipeline.Upsampling = .transpose
     @Option(help: "How the 3×3 convolutions run (in training, their gradients too).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
-    @Option(help: "Timed steps (the median and best are reported).") var steps = 10
-    @Option(help: "Untimed steps first.") var warmUp = 2
+    @Option(parsing: .unconditional, help: "Timed steps (the median and best are reported).") var steps = 10
+    @Option(parsing: .unconditional, help: "Untimed steps first.") var warmUp = 2
     @Flag(help: "One JSON object.") var json = false
 
     func run() throws {

@@ -17,7 +17,7 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Per-band minimum, maximum and mean of the first page's stored samples (streamed).")
     var stats = false
 
-    @Option(help: ArgumentHelp("Restrict --stats to a window of the first page.", valueName: "x,y,width,height"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Restrict --stats to a window of the first page.", valueName: "x,y,width,height"))
     var window: String?
 
     @Argument(help: "TIFF or PNG files.")

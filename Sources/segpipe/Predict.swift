@@ -16,12 +16,12 @@ struct Predict: ParsableCommand {
 
     @Option(help: ArgumentHelp("Model file.", valueName: "model.safetensors")) var model: String
     @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String
-    @Option(help: "Pixels shared by neighbouring tiles (default \(Predictor.defaultOverlap)).") var overlap: Int?
+    @Option(parsing: .unconditional, help: "Pixels shared by neighbouring tiles (default \(Predictor.defaultOverlap)).") var overlap: Int?
     @Flag(help: "Average all eight flips and rotations.") var tta = false
     @Flag(help: "Also write per-class probabilities as a Float32 GeoTIFF.") var probabilities = false
-    @Option(help: "Probability at which a class is painted.") var threshold: Float = 0.5
+    @Option(parsing: .unconditional, help: "Probability at which a class is painted.") var threshold: Float = 0.5
     @Option(help: "argmax, or ordered (the reference's painting order).") var paint: ClassPainter.Mode = .argmax
-    @Option var batchSize = 8
+    @Option(parsing: .unconditional) var batchSize = 8
     @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
     @Option(help: "How 3×3 convolutions are computed (same result up to rounding).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
     @Flag(help: "Read, run the network and write one after another on one thread, to measure what overlapping them gains.")

@@ -21,8 +21,8 @@ struct Run: ParsableCommand {
     @Argument(help: ArgumentHelp("Pipeline file.", valueName: "file.yml")) var file: String
     @Option(help: ArgumentHelp("Run only the stage with this name.", valueName: "name")) var stage: String?
     @Flag(help: "Check the file and say what would be done, without doing it.") var dryRun = false
-    @Option(help: ArgumentHelp("Predict only shard I of N (0-based).", valueName: "I/N")) var shard: String?
-    @Option(help: ArgumentHelp("Number of shards, with JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Predict only shard I of N (0-based).", valueName: "I/N")) var shard: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Number of shards, with JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID.", valueName: "N"))
     var shardCount: Int?
     @Flag(help: "Print only failures.") var quiet = false
     @Flag(help: "Also print why each scene is predicted, and more.") var verbose = false

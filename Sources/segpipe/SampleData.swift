@@ -15,13 +15,13 @@ struct SampleData: ParsableCommand {
     @Option(help: ArgumentHelp("Output folder.", valueName: "dir"))
     var out: String
 
-    @Option(help: "Number of scenes.")
+    @Option(parsing: .unconditional, help: "Number of scenes.")
     var scenes = SampleDataset.defaultSceneCount
 
-    @Option(help: ArgumentHelp("Scene size.", valueName: "WxH"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Scene size.", valueName: "WxH"))
     var size = "\(SampleDataset.defaultWidth)x\(SampleDataset.defaultHeight)"
 
-    @Option(help: "Seed of the generator.")
+    @Option(parsing: .unconditional, help: "Seed of the generator.")
     var seed: UInt64 = SampleDataset.defaultSeed
 
     func validate() throws {

@@ -24,27 +24,27 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Model file to write.", valueName: "model.safetensors")) var out: String
     @Option(help: "Suffix of mask names, as in scene7_mask.png.") var maskSuffix = ""
     @Option(help: ArgumentHelp("Class legend (YAML or JSON); default: UNET.md's five classes.", valueName: "file")) var legend: String?
-    @Option var epochs = 20
-    @Option var stepsPerEpoch = 100
-    @Option var batchSize = 8
-    @Option var learningRate = 1e-3
-    @Option(help: ArgumentHelp("Per-class loss weights, comma-separated, or 'auto' (inverse class frequency).", valueName: "w1,w2,...|auto"))
+    @Option(parsing: .unconditional) var epochs = 20
+    @Option(parsing: .unconditional) var stepsPerEpoch = 100
+    @Option(parsing: .unconditional) var batchSize = 8
+    @Option(parsing: .unconditional) var learningRate = 1e-3
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-class loss weights, comma-separated, or 'auto' (inverse class frequency).", valueName: "w1,w2,...|auto"))
     var classWeights: String?
-    @Option(help: "Tile side (a multiple of 2^depth).") var tileSize = 160
-    @Option var depth = 5
-    @Option(help: "Filters at the first level.") var filters = 32
-    @Option var growthFactor = 2
+    @Option(parsing: .unconditional, help: "Tile side (a multiple of 2^depth).") var tileSize = 160
+    @Option(parsing: .unconditional) var depth = 5
+    @Option(parsing: .unconditional, help: "Filters at the first level.") var filters = 32
+    @Option(parsing: .unconditional) var growthFactor = 2
     @Option(help: "How the decoder upsamples.") var upsampling: Pipeline.Upsampling = .transpose
-    @Option var dropout = 0.25
+    @Option(parsing: .unconditional) var dropout = 0.25
     @Option(help: "The convolutions' arithmetic.") var precision: Pipeline.Precision = .f32
     @Option(help: "How 3×3 convolutions are computed (same result up to rounding).") var convolution: Pipeline.ConvolutionAlgorithm = .winograd
-    @Option var seed: UInt64 = 1
+    @Option(parsing: .unconditional) var seed: UInt64 = 1
     @Option(help: "How bands are scaled before the network.") var normalization: Normalization.Mode = .zscore
-    @Option(help: "Share of each scene's bottom rows held out for validation.") var validationFraction = 0.2
+    @Option(parsing: .unconditional, help: "Share of each scene's bottom rows held out for validation.") var validationFraction = 0.2
     @Option(help: ArgumentHelp("Scenes held out whole for validation instead (file stems, comma-separated).", valueName: "names"))
     var validationScenes: String?
-    @Option(help: "Probability that a tile is chosen to contain a rare class.") var oversampleRare = 0.0
-    @Option(help: "Threads reading and augmenting tiles.") var loaderThreads = 1
+    @Option(parsing: .unconditional, help: "Probability that a tile is chosen to contain a rare class.") var oversampleRare = 0.0
+    @Option(parsing: .unconditional, help: "Threads reading and augmenting tiles.") var loaderThreads = 1
     @Flag(help: "Continue from the last checkpoint, if there is one.") var resume = false
 
     func makeOptions() throws -> TrainingOptions {

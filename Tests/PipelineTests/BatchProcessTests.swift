@@ -68,6 +68,23 @@ import Testing
         #expect(hidden.allSatisfy { $0.hasSuffix(".lock") }, "\(hidden)")
     }
 
+    /// A negative number after an option is its value, checked by segpipe, not a missing value.
+    @Test func negativeOptionValuesReachSegpipesOwnChecks() throws {
+        let fixture = try BatchFixture(scenes: 1, size: 64)
+        let cases: [([String], String)] = [
+            (["run", fixture.folder.file("p.yml"), "--shard", "-1/2"], "the shard index must be from 0"),
+            (["train", "--images", "i", "--masks", "m", "--out", fixture.folder.file("t.safetensors"), "--epochs", "-3"],
+             "--epochs must be at least 1"),
+            (["predict", "--model", fixture.folder.file("m.safetensors"), "--out", fixture.folder.file("o"),
+              "--overlap", "-5", fixture.folder.file("scenes")], "--overlap must not be negative"),
+        ]
+        for (arguments, message) in cases {
+            let (status, text) = try SegpipeProcess(segpipe, arguments, in: fixture.folder).finish()
+            #expect(status == 2, "\(arguments): \(text)")
+            #expect(text.contains(message), "\(arguments): \(text)")
+        }
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in
