@@ -72,3 +72,17 @@ import Testing
     _ = try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     #expect(!FileManager.default.fileExists(atPath: leftover))
 }
+
+/// A dataset larger than the disk's free space is refused before any file is written.
+@Test func sampleDataLargerThanTheFreeSpaceIsRefusedUpFront() throws {
+    let folder = try TemporaryDirectory()
+    let target = folder.file("huge")
+    let huge = SampleDataset(sceneCount: 10_000, width: 100_000, height: 100_000, seed: 1)
+    #expect(huge.estimatedBytes == 1_000_000_000_000_000)
+    let error = #expect(throws: PipelineError.self) { try huge.write(to: target) }
+    #expect(error?.path == target)
+    #expect(error?.reason.hasPrefix("10000 scenes of 100000×100000 need about 1000000.0 GB and the file system has ") == true,
+            "\(String(describing: error))")
+    #expect(!FileManager.default.fileExists(atPath: target))
+    #expect(SampleDataset(sceneCount: 3, width: 400, height: 200, seed: 1).estimatedBytes == 2_400_000)
+}
