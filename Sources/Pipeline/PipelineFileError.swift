@@ -22,6 +22,40 @@ public struct PipelineFileError: Error, CustomStringConvertible, Sendable, Equat
     }
 }
 
+/// Every problem found in a pipeline file before anything ran, in the file's order: a user fixes
+/// them all at once instead of one per run.
+public struct PipelineFileProblems: Error, CustomStringConvertible, Sendable, Equatable {
+    /// At most this many are kept; a file that is wrong everywhere is summarised.
+    public static let limit = 20
+
+    /// Never empty.
+    public private(set) var problems: [PipelineFileError]
+    /// Problems beyond `limit`, counted but not kept.
+    public private(set) var omitted: Int
+
+    public init(_ problem: PipelineFileError) {
+        problems = [problem]
+        omitted = 0
+    }
+
+    /// Nil when `problems` is empty. Sorted by line and column; their order among equals is kept.
+    public init?(_ problems: [PipelineFileError]) {
+        guard !problems.isEmpty else { return nil }
+        let sorted = problems.enumerated().sorted {
+            ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
+        }.map(\.element)
+        self.problems = Array(sorted.prefix(Self.limit))
+        omitted = sorted.count - self.problems.count
+    }
+
+    /// One problem a line.
+    public var lines: [String] {
+        problems.map(\.description) + (omitted > 0 ? ["\(problems[0].path): and \(omitted) more problems"] : [])
+    }
+
+    public var description: String { lines.joined(separator: "\n") }
+}
+
 /// A place in a pipeline file, 1-based.
 public struct SourcePosition: Sendable, Equatable {
     public var line: Int

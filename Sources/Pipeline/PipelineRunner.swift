@@ -19,18 +19,28 @@ public struct PipelineRunner {
     public var onTrainingEvent: (TrainingEvent) -> Void = { _ in }
 
     /// Validates the file system for `stages` (all of `file`'s when nil) and the shard; throws
-    /// `PipelineFileError` before anything runs.
-    public init(file: PipelineFile, only stageName: String? = nil, shard: Shard = .whole, log: RunLog) throws {
+    /// `PipelineFileProblems`, all that were found, before anything runs.
+    public init(file: PipelineFile, only stageName: String? = nil, shard: Shard = .whole, log: RunLog) throws(PipelineFileProblems) {
         self.file = file
-        stages = try file.selected(stageName)
+        do {
+            stages = try file.selected(stageName)
+        } catch {
+            throw PipelineFileProblems(error)
+        }
         self.shard = shard
         self.log = log
+        var problems: [PipelineFileError] = []
         if !shard.isWhole, let whole = stages.first(where: { $0.kind != .predict }) {
             let predict = stages.first { $0.kind == .predict }?.name ?? "NAME"
-            throw PipelineFileError(path: file.path, at: whole.position,
-                                    "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage \(predict)")
+            problems.append(PipelineFileError(path: file.path, at: whole.position,
+                                              "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage \(predict)"))
         }
-        try file.check(stages)
+        do {
+            try file.check(stages)
+        } catch {
+            problems += error.problems
+        }
+        if let found = PipelineFileProblems(problems) { throw found }
     }
 
     /// Says what each stage would do; writes nothing.

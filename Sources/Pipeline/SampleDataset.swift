@@ -65,6 +65,7 @@ public struct SampleDataset: Sendable {
 
     /// Writes every scene and mask; returns the paths written, in order. Refuses, before writing
     /// anything, when the file system lacks the space for them.
+    @discardableResult
     public func write(to directory: String) throws -> [String] {
         let images = (directory as NSString).appendingPathComponent("images")
         let masks = (directory as NSString).appendingPathComponent("masks")

@@ -2,7 +2,8 @@ import Foundation
 import Yams
 
 /// Reads the keys of one YAML mapping with their types, remembering which keys were read so that
-/// any other key can be reported as unknown, each error at the offending node's line and column.
+/// any other key can be reported as unknown. A value of the wrong type is collected in `problems`
+/// at its line and column, and read as absent, so that one pass finds every problem of a stage.
 struct YAMLMappingReader {
     let file: String
     /// Folder that relative paths are resolved against.
@@ -10,8 +11,10 @@ struct YAMLMappingReader {
     let position: SourcePosition
     private let entries: [(key: String, keyPosition: SourcePosition, value: Node)]
     private var read: Set<String> = []
+    /// What was wrong with the values read so far, in reading order.
+    private(set) var problems: [PipelineFileError] = []
 
-    init(_ node: Node, file: String, base: String, what: String) throws {
+    init(_ node: Node, file: String, base: String, what: String) throws(PipelineFileError) {
         self.file = file
         self.base = base
         position = Self.position(of: node)
@@ -39,12 +42,18 @@ struct YAMLMappingReader {
         PipelineFileError(path: file, at: at, message)
     }
 
-    /// Throws the first of `problems` (messages that start with the command-line option they are
-    /// about, `--key ...`) at that key's value, spelled as the file's key.
-    func reject(_ problems: [String]) throws {
-        guard let problem = problems.first else { return }
-        let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
-        throw error(position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+    /// Records a problem at `at`.
+    mutating func report(_ at: SourcePosition, _ message: String) {
+        problems.append(error(at, message))
+    }
+
+    /// Records `problems` (messages that start with the command-line option they are about,
+    /// `--key ...`), each at that key's value, spelled as the file's key.
+    mutating func reject(_ problems: [String]) {
+        for problem in problems {
+            let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
+            report(position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+        }
     }
 
     /// The value node of `key` and its position, marking the key as known.
@@ -54,52 +63,62 @@ struct YAMLMappingReader {
         return (entry.value, Self.position(of: entry.value))
     }
 
+    /// Whether the mapping has `key`, read or not.
+    func contains(_ key: String) -> Bool {
+        entries.contains { $0.key == key }
+    }
+
     /// Where `key`'s value is, or the mapping's own position when the key is absent.
     func position(of key: String) -> SourcePosition {
         entries.first(where: { $0.key == key }).map { Self.position(of: $0.value) } ?? position
     }
 
-    private mutating func scalar<T>(_ key: String, _ type: String, _ convert: (Node.Scalar) -> T?) throws -> T? {
+    private mutating func scalar<T>(_ key: String, _ type: String, _ convert: (Node.Scalar) -> T?) -> T? {
         guard let (node, at) = self.node(key) else { return nil }
         guard let scalar = node.scalar, let value = convert(scalar) else {
-            throw error(at, "'\(key)' must be \(type), not \(Self.describe(node))")
+            report(at, "'\(key)' must be \(type), not \(Self.describe(node))")
+            return nil
         }
         return value
     }
 
-    mutating func string(_ key: String) throws -> String? {
-        try scalar(key, "a string") { $0.string }
+    mutating func string(_ key: String) -> String? {
+        scalar(key, "a string") { $0.string }
     }
 
-    mutating func int(_ key: String) throws -> Int? {
-        try scalar(key, "a whole number") { Int.construct(from: $0) }
+    mutating func int(_ key: String) -> Int? {
+        scalar(key, "a whole number") { Int.construct(from: $0) }
     }
 
-    mutating func uint64(_ key: String) throws -> UInt64? {
-        try scalar(key, "a non-negative whole number") { Int.construct(from: $0).flatMap { $0 >= 0 ? UInt64($0) : nil } }
+    mutating func uint64(_ key: String) -> UInt64? {
+        scalar(key, "a non-negative whole number") { Int.construct(from: $0).flatMap { $0 >= 0 ? UInt64($0) : nil } }
     }
 
-    mutating func double(_ key: String) throws -> Double? {
-        try scalar(key, "a number") { Double.construct(from: $0) }
+    mutating func double(_ key: String) -> Double? {
+        scalar(key, "a number") { Double.construct(from: $0) }
     }
 
-    mutating func bool(_ key: String) throws -> Bool? {
-        try scalar(key, "true or false") { Bool.construct(from: $0) }
+    mutating func bool(_ key: String) -> Bool? {
+        scalar(key, "true or false") { Bool.construct(from: $0) }
     }
 
     /// One of `values` (the raw values of an enumeration).
-    mutating func choice<T: RawRepresentable>(_ key: String, _ type: T.Type, _ values: [T]) throws -> T? where T.RawValue == String {
+    mutating func choice<T: RawRepresentable>(_ key: String, _ type: T.Type, _ values: [T]) -> T? where T.RawValue == String {
         guard let (node, at) = self.node(key) else { return nil }
         guard let text = node.scalar?.string, let value = T(rawValue: text) else {
-            throw error(at, "'\(key)' must be one of \(values.map(\.rawValue).joined(separator: ", ")), not \(Self.describe(node))")
+            report(at, "'\(key)' must be one of \(values.map(\.rawValue).joined(separator: ", ")), not \(Self.describe(node))")
+            return nil
         }
         return value
     }
 
     /// A path, resolved against the pipeline file's folder.
-    mutating func path(_ key: String) throws -> String? {
-        guard let text = try string(key) else { return nil }
-        guard !text.isEmpty else { throw error(position(of: key), "'\(key)' must be a path, not empty") }
+    mutating func path(_ key: String) -> String? {
+        guard let text = string(key) else { return nil }
+        guard !text.isEmpty else {
+            report(position(of: key), "'\(key)' must be a path, not empty")
+            return nil
+        }
         return resolve(text)
     }
 
@@ -109,28 +128,36 @@ struct YAMLMappingReader {
         return URL(fileURLWithPath: base).appendingPathComponent(expanded).standardizedFileURL.path
     }
 
-    /// A list of scalars; a single scalar counts as a list of one.
-    mutating func list<T>(_ key: String, _ type: String, _ convert: (Node.Scalar) -> T?) throws -> [T]? {
+    /// A list of scalars; a single scalar counts as a list of one. Nil, with every bad item
+    /// reported, when any is of the wrong type.
+    mutating func list<T>(_ key: String, _ type: String, _ convert: (Node.Scalar) -> T?) -> [T]? {
         guard let (node, at) = self.node(key) else { return nil }
         if let scalar = node.scalar {
-            guard let value = convert(scalar) else { throw error(at, "'\(key)' must be \(type), not \(Self.describe(node))") }
+            guard let value = convert(scalar) else {
+                report(at, "'\(key)' must be \(type), not \(Self.describe(node))")
+                return nil
+            }
             return [value]
         }
         guard let sequence = node.sequence else {
-            throw error(at, "'\(key)' must be a list of \(type), not \(Self.describe(node))")
+            report(at, "'\(key)' must be a list of \(type), not \(Self.describe(node))")
+            return nil
         }
-        return try sequence.map { item in
+        var values: [T] = []
+        for item in sequence {
             guard let scalar = item.scalar, let value = convert(scalar) else {
-                throw error(Self.position(of: item), "each item of '\(key)' must be \(type), not \(Self.describe(item))")
+                report(Self.position(of: item), "each item of '\(key)' must be \(type), not \(Self.describe(item))")
+                continue
             }
-            return value
+            values.append(value)
         }
+        return values.count == sequence.count ? values : nil
     }
 
-    /// Throws at the first key that was never asked for.
-    func rejectUnknownKeys(known: String) throws {
+    /// Records every key that was never asked for.
+    mutating func rejectUnknownKeys(known: String) {
         for entry in entries where !read.contains(entry.key) {
-            throw error(entry.keyPosition, "unknown key '\(entry.key)'; known keys: \(known)")
+            report(entry.keyPosition, "unknown key '\(entry.key)'; known keys: \(known)")
         }
     }
 

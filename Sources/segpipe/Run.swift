@@ -38,6 +38,9 @@ struct Run: ParsableCommand {
             let resolvedShard = try Shard.resolve(argument: shard, count: shardCount,
                                                   environment: ProcessInfo.processInfo.environment)
             runner = try PipelineRunner(file: try PipelineFile.load(path: file), only: stage, shard: resolvedShard, log: log)
+        } catch let problems as PipelineFileProblems {
+            for line in problems.lines { printError("segpipe run: \(line)") }
+            throw ExitCode(ExitStatus.usage)
         } catch {
             printError("segpipe run: \(error)")
             throw ExitCode(ExitStatus.usage)

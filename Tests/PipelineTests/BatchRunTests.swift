@@ -119,11 +119,13 @@ final class LockedLines: Sendable {
     let fixture = try BatchFixture(scenes: 1, size: 64)
     let base = try String(contentsOfFile: fixture.folder.file("p.yml"), encoding: .utf8)
     try (base + "\n    threshold: 2\n").write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
-    #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 16,
-                                      message: "'threshold' must be between 0 and 1")) { try PipelineFile.load(path: fixture.folder.file("p.yml")) }
+    #expect(throws: PipelineFileProblems(PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 16,
+                                                           message: "'threshold' must be between 0 and 1"))) {
+        try PipelineFile.load(path: fixture.folder.file("p.yml"))
+    }
     try (base + "\n    overlap: 30\n").write(toFile: fixture.folder.file("p.yml"), atomically: true, encoding: .utf8)
-    #expect(throws: PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 14,
-                                      message: "'overlap' 30 must be at most half the tile size (32) and leave a step that is a multiple of 4")) {
+    #expect(throws: PipelineFileProblems(PipelineFileError(path: fixture.folder.file("p.yml"), line: 7, column: 14,
+                                                           message: "'overlap' 30 must be at most half the tile size (32) and leave a step that is a multiple of 4"))) {
         try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
     }
 }

@@ -35,7 +35,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     let message = problem(predictStage(extra: "    overlapp: 16"), in: folder)
     #expect(message.hasPrefix("p.yml:6:5: unknown key 'overlapp'"))
-    #expect(problem("stagez: []\n", in: folder) == "p.yml:1:1: unknown key 'stagez'; known keys: stages")
+    #expect(problem("stagez: []\n", in: folder) == "p.yml:1:1: unknown key 'stagez'; known keys: stages\n"
+        + "p.yml:1:1: needs 'stages:', a list of train, predict and evaluate stages")
 }
 
 @Test func wrongTypeIsReportedAtTheValue() throws {
@@ -96,7 +97,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(job.options.modelPath == folder.file("models/m.safetensors"))
     #expect(job.inputs == [folder.file("scenes")])
     // Selecting only the predict stage leaves nobody to make the model.
-    #expect(throws: PipelineFileError.self) {
+    #expect(throws: PipelineFileProblems.self) {
         try PipelineRunner(file: PipelineFile.load(path: folder.file("p.yml")), only: "predict", log: RunLog(level: .quiet) { _, _ in })
     }
 }
@@ -150,10 +151,10 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
 
 @Test func aMissingPipelineFileOrAFolderIsNamedAsSuch() throws {
     let folder = try TemporaryDirectory()
-    #expect(throws: PipelineFileError(path: folder.file("none.yml"), line: 0, column: 0, message: "no such file")) {
+    #expect(throws: PipelineFileProblems(PipelineFileError(path: folder.file("none.yml"), line: 0, column: 0, message: "no such file"))) {
         try PipelineFile.load(path: folder.file("none.yml"))
     }
-    #expect(throws: PipelineFileError(path: folder.path, line: 0, column: 0, message: "is a folder, not a pipeline file")) {
+    #expect(throws: PipelineFileProblems(PipelineFileError(path: folder.path, line: 0, column: 0, message: "is a folder, not a pipeline file"))) {
         try PipelineFile.load(path: folder.path)
     }
 }
@@ -244,4 +245,59 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
             out: dangling
         """
     #expect(problem(linked, in: folder).hasPrefix("p.yml:10:10: 'out': the predict stage 'predict' writes to "))
+}
+
+/// Every problem of a file is reported in one run, in the file's order, so a user fixes them all
+/// at once: wrong types, unknown and missing keys across stages, and then the file system's.
+@Test func everyProblemOfAFileIsReportedAtOnce() throws {
+    let folder = try TemporaryDirectory()
+    let text = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: m.safetensors
+            epochs: lots
+            dropout: 2
+            colour: red
+          - stage: predict
+            model: m.safetensors
+            out: maps
+            tta: [yes]
+          - stage: sing
+        """
+    #expect(problem(text, in: folder).split(separator: "\n").map(String.init) == [
+        "p.yml:6:13: 'epochs' must be a whole number, not 'lots'",
+        "p.yml:7:14: 'dropout' must be in [0, 1) (got 2.0)",
+        "p.yml:8:5: unknown key 'colour'; known keys: batch-size, class-weights, convolution, depth, dropout, epochs, filters, "
+            + "growth-factor, images, learning-rate, legend, loader-threads, mask-suffix, masks, name, normalization, out, "
+            + "oversample-rare, precision, resume, seed, stage, steps-per-epoch, tile-size, upsampling, validation-fraction, "
+            + "validation-scenes",
+        "p.yml:9:5: a predict stage needs 'inputs' (scene files or folders)",
+        "p.yml:12:10: 'tta' must be true or false, not a list",
+        "p.yml:13:12: 'stage' must be one of train, predict, evaluate, not 'sing'",
+    ])
+
+    let wellFormed = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: labels
+            out: m.safetensors
+          - stage: evaluate
+            predictions: maps
+            truth: truth
+        """
+    #expect(problem(wellFormed, in: folder).split(separator: "\n").map(String.init) == [
+        "p.yml:3:13: 'images': no such folder \(folder.file("scenes"))",
+        "p.yml:4:12: 'masks': no such folder \(folder.file("labels"))",
+        "p.yml:7:18: 'predictions': no such folder \(folder.file("maps"))",
+        "p.yml:8:12: 'truth': no such folder \(folder.file("truth"))",
+    ])
+
+    let many = "stages:\n  - stage: evaluate\n    predictions: p\n    truth: t\n" + (1...30).map { "    extra\($0): 1\n" }.joined()
+    let lines = problem(many, in: folder).split(separator: "\n").map(String.init)
+    #expect(lines.count == PipelineFileProblems.limit + 1)
+    #expect(lines.first?.hasPrefix("p.yml:5:5: unknown key 'extra1'") == true)
+    #expect(lines.last == "p.yml: and 10 more problems")
 }
