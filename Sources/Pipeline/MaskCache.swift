@@ -107,18 +107,23 @@ public final class MaskCache {
         }
     }
 
+    /// Counts the training rows' classes and checks every value: 0, or 1 or 255 for "this class".
     func countMultiLabel(_ scene: TrainingScene, classes: Int, trainingRows: Int) throws {
         let reader = try TIFFReader(path: scene.maskPath)
-        let area = PixelWindow(x: 0, y: 0, width: scene.width, height: min(trainingRows, scene.height))
-        guard area.height > 0 else { return }
-        try BlockReader(reader).forEachWindow(in: area) { _, buffer in
+        let area = PixelWindow(x: 0, y: 0, width: scene.width, height: scene.height)
+        try BlockReader(reader).forEachWindow(in: area) { window, buffer in
             let plane = buffer.planeSize
             for i in 0..<plane {
                 var any = false
-                for c in 0..<classes where buffer.values[c * plane + i] > 0 {
-                    classPixelCounts[c + 1] += 1
-                    any = true
+                for c in 0..<classes {
+                    let v = buffer.values[c * plane + i]
+                    guard v == 0 || v == 1 || v == 255 else {
+                        throw PipelineError(path: scene.maskPath, reason: "value \(v) in band \(c + 1) at pixel (\(window.x + i % window.width), \(window.y + i / window.width)) is not 0 (absent) or 1 or 255 (present)")
+                    }
+                    if v > 0 { any = true }
                 }
+                guard window.y + i / window.width < trainingRows else { continue }
+                for c in 0..<classes where buffer.values[c * plane + i] > 0 { classPixelCounts[c + 1] += 1 }
                 if !any { classPixelCounts[0] += 1 }
             }
         }

@@ -146,3 +146,29 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     #expect(cache.openCount == 2)
     #expect(try cache.reader(folder.file("a.tif")) === a)
 }
+
+/// A TIFF mask with one band per class is multi-label: its training rows are counted per class,
+/// and a value other than 0, 1 or 255 anywhere (validation rows too) is refused at its pixel.
+@Test func multiLabelMasksAreCountedAndTheirValuesChecked() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 8, height: 8) { _, x, y in Float(x + y) }
+    func writeMask(_ value: (Int, Int, Int) -> UInt8) throws {
+        let writer = try TIFFWriter(path: folder.file("masks/a.tif"), width: 8, height: 8, bands: 5, sampleType: .uint8,
+                                    layout: .stripped(rowsPerStrip: 8), compression: .none)
+        var buffer = RasterBuffer(bands: 5, width: 8, height: 8)
+        for c in 0..<5 { for y in 0..<8 { for x in 0..<8 { buffer[c, y, x] = Float(value(c, x, y)) } } }
+        try writer.writeRows(buffer)
+        try writer.finish()
+    }
+    // Class 1 in the left half, class 3 in the top rows as well (255), nothing elsewhere.
+    try writeMask { c, x, y in c == 0 && x < 4 ? 1 : c == 2 && y < 2 ? 255 : 0 }
+    let (_, cache) = try makeSampler(folder, tileSize: 8)
+    // Six training rows of 8: 24 pixels of class 1, 16 of class 3 (8 of them also class 1), 16 of neither.
+    #expect(cache.classPixelCounts == [16, 24, 0, 16, 0, 0])
+
+    try writeMask { c, x, y in c == 4 && x == 5 && y == 7 ? 7 : 0 }
+    let error = #expect(throws: PipelineError.self) { try makeSampler(folder, tileSize: 8) }
+    #expect(error == PipelineError(path: folder.file("masks/a.tif"), reason: "value 7.0 in band 5 at pixel (5, 7) is not 0 (absent) or 1 or 255 (present)"))
+}

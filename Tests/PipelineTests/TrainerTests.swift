@@ -166,6 +166,14 @@ final class StopAfter: Sendable {
     #expect(options.problems == ["--epochs must be at most 1000000"])
 }
 
+@Test func classWeightsThatAreAllZeroAreRefused() {
+    var options = TrainingOptions(images: "i", masks: "m", output: "o.safetensors")
+    options.classWeights = [0, 0, 0, 0, 0]
+    #expect(options.problems == ["--class-weights are all zero, so the loss would be zero and nothing would be learnt"])
+    options.classWeights = [0, 0, 0.5, 0, 0]
+    #expect(options.problems.isEmpty)
+}
+
 /// A killed run's mask cache (its process gone) is removed by the next run; a live one is kept.
 @Test func abandonedMaskCachesAreRemoved() throws {
     let base = try TemporaryDirectory()
