@@ -4,7 +4,7 @@ import Raster
 /// - a PNG mask, through `PNGMaskReader` (palette indices and gray values are ids, RGB colours are
 ///   mapped through the legend, 255 and transparent pixels are "no label"), or
 /// - a single-band TIFF of class ids (any integer or float sample type; the GDAL nodata value,
-///   when the file declares one, and 255 are "no label").
+///   when the file declares one, NaN and 255 are "no label", as in training).
 ///
 /// A value that is not a class id of the legend is an error naming the file, the value and the
 /// pixel. Not `Sendable`: each reader is used by one thread.
@@ -73,7 +73,7 @@ final class ClassMapReader {
             try acceptedIDs.withUnsafeBufferPointer { accepted in
                 for i in 0..<samples.count {
                     let value = samples[i]
-                    if let nodata, value == nodata || (nodata.isNaN && value.isNaN) {
+                    if value.isNaN || value == nodata {
                         ids[i] = ClassLegend.ignoreValue
                         continue
                     }

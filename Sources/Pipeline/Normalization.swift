@@ -32,8 +32,15 @@ public struct Normalization: Sendable, Equatable {
 
     public var bands: Int { centre.count }
 
-    /// Normalises a band-major buffer in place; nodata and NaN samples become 0 (the data mean
-    /// under `zscore`, mid-range otherwise), so they carry no signal.
+    /// Whether a raw sample carries no data: the file's nodata value, NaN, or an infinity (which
+    /// no scaling makes finite, and which would turn every output it reaches into NaN).
+    @inline(__always)
+    public static func isMissing(_ sample: Float, nodata: Float?) -> Bool {
+        !sample.isFinite || sample == nodata
+    }
+
+    /// Normalises a band-major buffer in place; missing samples (`isMissing`) become 0 (the data
+    /// mean under `zscore`, mid-range otherwise), so they carry no signal.
     public func apply(to buffer: inout RasterBuffer, nodata: Double?) {
         let plane = buffer.planeSize
         let clip = mode == .percentile
@@ -43,7 +50,7 @@ public struct Normalization: Sendable, Equatable {
                 let c = centre[band], inverse = 1 / scale[band]
                 for i in (band * plane)..<((band + 1) * plane) {
                     let x = values[i]
-                    if x.isNaN || x == missing { values[i] = 0; continue }
+                    if Self.isMissing(x, nodata: missing) { values[i] = 0; continue }
                     var y = (x - c) * inverse
                     if clip { y = min(max(y, -1), 1) }
                     values[i] = y

@@ -1,7 +1,9 @@
+import Foundation
 import Raster
 
 /// The streaming pass over training scenes that fixes the normalisation a model is trained with
-/// and applies at prediction. Nodata and NaN samples are ignored.
+/// and applies at prediction. Missing samples (nodata, NaN, infinite) are ignored; a band without
+/// a single other sample is an error, since nothing could be learnt from it.
 public enum NormalizationStatistics {
     /// One scene's part to measure.
     public struct Region: Sendable {
@@ -19,6 +21,11 @@ public enum NormalizationStatistics {
     public static func compute(mode: Normalization.Mode, regions: [Region], bands: Int) throws -> Normalization {
         switch mode {
         case .none:
+            var found = [Bool](repeating: false, count: bands)
+            try forEachSample(regions, bands: bands) { band, values in
+                if !values.isEmpty { found[band] = true }
+            }
+            try requireSamples(found, regions)
             return .identity(bands: bands)
         case .zscore:
             var sums = [Double](repeating: 0, count: bands)
@@ -36,7 +43,8 @@ public enum NormalizationStatistics {
                 squares[band] += q
                 counts[band] += n
             }
-            let means = (0..<bands).map { counts[$0] > 0 ? sums[$0] / counts[$0] : 0 }
+            try requireSamples(counts.map { $0 > 0 }, regions)
+            let means = (0..<bands).map { sums[$0] / counts[$0] }
             let stds = (0..<bands).map { b -> Double in
                 guard counts[b] > 1 else { return 1 }
                 return max(squares[b] / counts[b] - means[b] * means[b], 0).squareRoot()
@@ -44,13 +52,15 @@ public enum NormalizationStatistics {
             return Normalization(mode: .zscore, centre: means.map { Float($0) }, scale: stds.map { Float($0) })
         case .minmaxGlobal:
             var low = Double.infinity, high = -Double.infinity
-            try forEachSample(regions, bands: bands) { _, values in
+            var found = [Bool](repeating: false, count: bands)
+            try forEachSample(regions, bands: bands) { band, values in
+                if !values.isEmpty { found[band] = true }
                 for v in values {
                     low = min(low, Double(v))
                     high = max(high, Double(v))
                 }
             }
-            guard low.isFinite, high.isFinite else { throw noSamples(regions) }
+            try requireSamples(found, regions)
             let centre = Float((low + high) / 2), scale = Float(max((high - low) / 2, 1e-12))
             return Normalization(mode: .minmaxGlobal, centre: [Float](repeating: centre, count: bands),
                                  scale: [Float](repeating: scale, count: bands))
@@ -64,7 +74,7 @@ public enum NormalizationStatistics {
                     highs[band] = max(highs[band], Double(v))
                 }
             }
-            guard lows.allSatisfy(\.isFinite) else { throw noSamples(regions) }
+            try requireSamples(lows.map(\.isFinite), regions)
             var histograms = [[Int]](repeating: [Int](repeating: 0, count: histogramBins), count: bands)
             try forEachSample(regions, bands: bands) { band, values in
                 let low = lows[band], width = max(highs[band] - low, 1e-12) / Double(histogramBins)
@@ -99,8 +109,15 @@ public enum NormalizationStatistics {
         return low + Double(histogram.count) * binWidth
     }
 
-    static func noSamples(_ regions: [Region]) -> PipelineError {
-        PipelineError(path: regions.first?.path ?? "", reason: "no valid samples to compute normalisation statistics from")
+    /// Throws for the first band without a valid sample, naming the scene, or the folder when
+    /// the regions span several scenes.
+    static func requireSamples(_ found: [Bool], _ regions: [Region]) throws {
+        guard let band = found.firstIndex(of: false) else { return }
+        let paths = Set(regions.map(\.path))
+        let path = paths.count == 1 ? regions[0].path
+            : Set(paths.map { ($0 as NSString).deletingLastPathComponent }).sorted().joined(separator: ", ")
+        let scope = paths.count == 1 ? "in its training rows" : "in the training rows of any of its \(paths.count) scenes"
+        throw PipelineError(path: path, reason: "band \(band + 1) has no valid sample \(scope) (each is nodata, NaN or infinite)")
     }
 
     /// Calls `body(band, samples)` for every window's valid samples of each band.
@@ -118,7 +135,7 @@ public enum NormalizationStatistics {
                 buffer.values.withUnsafeBufferPointer { all in
                     for band in 0..<bands {
                         valid.removeAll(keepingCapacity: true)
-                        for v in all[(band * plane)..<((band + 1) * plane)] where !v.isNaN && v != nodata {
+                        for v in all[(band * plane)..<((band + 1) * plane)] where !Normalization.isMissing(v, nodata: nodata) {
                             valid.append(v)
                         }
                         valid.withUnsafeBufferPointer { body(band, $0) }

@@ -33,8 +33,9 @@ struct SceneAssembler {
             ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
                              sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
                              geoReference: layout.geoReference.isGeoreferenced ? layout.geoReference : nil,
-                             // The scene's nodata pixels are NaN in every band, as the class map's are 255.
-                             nodata: info.nodata != nil ? .nan : nil)
+                             // Pixels with a missing sample (nodata; in a float scene also NaN or
+                             // infinite) are NaN in every band, as the class map's are 255.
+                             nodata: info.nodata != nil || info.sampleType.isFloatingPoint ? .nan : nil)
             : nil
         stitcher = Stitcher(grid: layout.grid, channels: config.nClasses)
         classCounts = [Int](repeating: 0, count: config.nClasses + 1)

@@ -65,7 +65,7 @@ struct SceneTiler {
         return .init(scene: layout.scene, positions: positions, input: pack(tiles), invalidRows: invalidRows)
     }
 
-    /// Marks pixels where any band is nodata or NaN, for scene rows not checked before (bands
+    /// Marks pixels where any band is missing (`Normalization.isMissing`), for scene rows not checked before (bands
     /// overlap, and a row reads the same every time).
     private mutating func recordInvalidRows(_ band: RasterBuffer, source: PixelWindow, nodata: Double?, into rows: inout [Int: [Bool]]) {
         let missing = nodata.map { Float($0) }
@@ -80,7 +80,7 @@ struct SceneTiler {
                     let base = b * plane + r * band.width
                     for x in 0..<band.width {
                         let v = values[base + x]
-                        if v.isNaN || v == missing {
+                        if Normalization.isMissing(v, nodata: missing) {
                             flags[x] = true
                             any = true
                         }

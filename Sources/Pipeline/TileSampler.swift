@@ -165,7 +165,7 @@ public struct TileSampler: Sendable {
         for band in 0..<image.bands {
             for i in 0..<plane {
                 let v = image.values[band * plane + i]
-                if v.isNaN || v == nodata { invalid[i] = true }
+                if Normalization.isMissing(v, nodata: nodata) { invalid[i] = true }
             }
         }
         normalization.apply(to: &image, nodata: source.scene.nodata)

@@ -309,3 +309,20 @@ private let truthIDs: [UInt8] = [
     #expect(table.contains("overall: pixel accuracy 0.9091, mean IoU 0.8667 (over 3 present classes)"))
     #expect(table.contains("roads & tracks        -       -         -       -"))
 }
+
+/// NaN in a float truth is "no label", as in training, with or without a declared nodata value.
+@Test func nanInAFloatTIFFTruthIsNoLabel() throws {
+    let folders = try EvaluationFolders()
+    defer { folders.remove() }
+    var values = truthIDs.map(Float.init)
+    values[11] = .nan
+    let writer = try TIFFWriter(path: folders.truth + "/scene1.tif", width: width, height: truthIDs.count / width, bands: 1,
+                                sampleType: .float32, layout: .stripped(rowsPerStrip: 2), compression: .none)
+    try writer.writeRows(RasterBuffer(bands: 1, width: width, height: truthIDs.count / width, values: values))
+    try writer.finish()
+    try writeClassMap(folders.predictions + "/scene1.png", width: width, truthIDs)
+    let report = try Evaluator().evaluate(predictions: folders.predictions, truth: folders.truth)
+    #expect(report.failures.isEmpty, "\(report.failures)")
+    let m = try #require(report.scenes.first).matrix
+    #expect(m.ignoredPixels == 1)
+}

@@ -65,3 +65,54 @@ func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata:
     #expect(throws: PipelineError.self) { try Normalization(n.modelNormalization, bands: 3, path: "m") }
     #expect(try Normalization(nil, bands: 2, path: "m") == .identity(bands: 2))
 }
+
+/// NaN and infinities are missing samples, as the nodata value is: statistics over a scene
+/// holding them equal those over the same scene with nodata there (percentile used to trap on
+/// an infinite maximum), and normalising turns them into 0 rather than an infinity.
+@Test func nonFiniteSamplesAreMissingLikeNodata() throws {
+    let folder = try TemporaryDirectory()
+    let special: [Float] = [.infinity, -.infinity, .nan]
+    func value(_ b: Int, _ x: Int, _ y: Int) -> Float { Float((y * 40 + x) * (b + 1) % 97) }
+    try writeScene(folder.file("nonfinite.tif"), width: 40, height: 20) { b, x, y in
+        x % 7 == 0 ? special[(b + y) % 3] : value(b, x, y)
+    }
+    try writeScene(folder.file("nodata.tif"), width: 40, height: 20, nodata: -5) { b, x, y in
+        x % 7 == 0 ? -5 : value(b, x, y)
+    }
+    let area = PixelWindow(x: 0, y: 0, width: 40, height: 20)
+    for mode in Normalization.Mode.allCases {
+        let nonFinite = try NormalizationStatistics.compute(
+            mode: mode, regions: [.init(path: folder.file("nonfinite.tif"), area: area)], bands: 2)
+        let nodata = try NormalizationStatistics.compute(
+            mode: mode, regions: [.init(path: folder.file("nodata.tif"), area: area)], bands: 2)
+        #expect(nonFinite == nodata, "\(mode)")
+        #expect(nonFinite.centre.allSatisfy(\.isFinite) && nonFinite.scale.allSatisfy(\.isFinite), "\(mode)")
+    }
+    let zscore = Normalization(mode: .zscore, centre: [1, 2], scale: [3, 4])
+    var buffer = RasterBuffer(bands: 2, width: 2, height: 1, values: [.infinity, 4, -.infinity, .nan])
+    zscore.apply(to: &buffer, nodata: nil)
+    #expect(buffer.values == [0, 1, 0, 0])
+}
+
+/// A band whose every sample is missing leaves nothing to learn from: refused in every mode,
+/// naming the band (the default used to train on, with zero loss, and write a model).
+@Test func aBandWithoutAValidSampleIsRefusedInEveryMode() throws {
+    let folder = try TemporaryDirectory()
+    let one = folder.file("one/a.tif"), other = folder.file("two/b.tif")
+    for path in [one, other] {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try writeScene(path, width: 16, height: 8, nodata: 0) { b, x, _ in b == 1 ? (x % 2 == 0 ? 0 : .nan) : 3 }
+    }
+    let area = PixelWindow(x: 0, y: 0, width: 16, height: 8)
+    for mode in Normalization.Mode.allCases {
+        let single = #expect(throws: PipelineError.self, "\(mode)") {
+            try NormalizationStatistics.compute(mode: mode, regions: [.init(path: one, area: area)], bands: 2)
+        }
+        #expect(single == PipelineError(path: one, reason: "band 2 has no valid sample in its training rows (each is nodata, NaN or infinite)"))
+        let both = #expect(throws: PipelineError.self, "\(mode)") {
+            try NormalizationStatistics.compute(mode: mode, regions: [.init(path: one, area: area), .init(path: other, area: area)], bands: 2)
+        }
+        #expect(both?.path == "\(folder.file("one")), \(folder.file("two"))")
+        #expect(both?.reason == "band 2 has no valid sample in the training rows of any of its 2 scenes (each is nodata, NaN or infinite)")
+    }
+}

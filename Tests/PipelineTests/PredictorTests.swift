@@ -148,3 +148,36 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
         #expect("\(error)".hasPrefix(folder.file("junk.tif")))
     }
 }
+
+/// An infinite sample is a missing pixel, as NaN is: 255 in the class map, NaN in the declared-
+/// nodata probabilities, and no effect on its neighbours (it used to spread NaN through every
+/// tile it reached, painted as background).
+@Test func infiniteSamplesAreNodataAndDoNotSpread() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    var generator = SplitMix64(seed: 9)
+    let noise = (0..<(2 * 40 * 40)).map { _ in Float(generator.uniform(-1, 1)) }
+    for (name, special) in [("inf", Float.infinity), ("minus", -Float.infinity), ("nan", Float.nan)] {
+        try writeScene(folder.file("\(name).tif"), width: 40, height: 40) { b, x, y in
+            (x == 5 && y == 6 && b == 1) || (x == 30 && y == 20 && b == 0) ? special : noise[(b * 40 + y) * 40 + x]
+        }
+    }
+    var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out"))
+    options.writeProbabilities = true
+    options.overlap = 16
+    let predictor = try Predictor(options: options)
+    var maps: [[UInt8]] = []
+    for name in ["inf", "minus", "nan"] {
+        _ = try predictor.predict(scene: folder.file("\(name).tif"))
+        let ids = try PNGMaskReader(path: folder.file("out/\(name).png"), legend: .generic(classCount: 3)).readRows(40)
+        #expect(ids[6 * 40 + 5] == 255 && ids[20 * 40 + 30] == 255, "\(name)")
+        #expect(ids.filter { $0 == 255 }.count == 2, "\(name)")
+        let probabilities = try TIFFReader(path: folder.file("out/\(name).prob.tif"))
+        #expect(probabilities.info.nodata?.isNaN == true, "\(name)")
+        let values = try probabilities.readWindow(PixelWindow(x: 0, y: 0, width: 40, height: 40))
+        #expect(values.values.filter(\.isNaN).count == 2 * 3, "\(name)")
+        maps.append(ids)
+    }
+    #expect(maps[0] == maps[2] && maps[1] == maps[2])
+}
