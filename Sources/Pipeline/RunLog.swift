@@ -16,10 +16,10 @@ public struct RunLog: Sendable {
     }
 
     /// Lines to stdout, errors to stderr, each written at once (unbuffered) so that a log of a
-    /// killed run is complete up to the kill.
+    /// killed run is complete up to the kill; a line that cannot be written is dropped.
     public static func standard(level: Level) -> RunLog {
         RunLog(level: level) { line, isError in
-            (isError ? FileHandle.standardError : FileHandle.standardOutput).write(Data((line + "\n").utf8))
+            StandardStreams.write(line + "\n", to: isError ? STDERR_FILENO : STDOUT_FILENO)
         }
     }
 

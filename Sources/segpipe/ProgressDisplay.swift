@@ -18,7 +18,7 @@ final class ProgressDisplay {
             guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
             lastDraw = Date()
             let text = String(format: "epoch %d step %d  loss %.4f  %.1f tiles/s  ETA %@", epoch, step, loss, rate, duration(eta))
-            FileHandle.standardOutput.write(Data(("\r" + text + "\u{1B}[K").utf8))
+            StandardStreams.write("\r" + text + "\u{1B}[K", to: STDOUT_FILENO)
             lineOpen = true
         case .epochFinished(let m):
             var text = String(format: "epoch %d  loss %.4f", m.epoch, m.trainingLoss)

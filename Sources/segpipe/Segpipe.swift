@@ -30,6 +30,7 @@ enum ExitStatus {
 @main
 enum SegpipeMain {
     static func main() {
+        StandardStreams.secure()
         let command: ParsableCommand
         do {
             command = try Segpipe.parseAsRoot()
@@ -68,5 +69,5 @@ enum SegpipeMain {
 func printError(_ message: String) {
     var line = message
     if !line.hasSuffix("\n") { line += "\n" }
-    FileHandle.standardError.write(Data(line.utf8))
+    StandardStreams.write(line, to: STDERR_FILENO)
 }

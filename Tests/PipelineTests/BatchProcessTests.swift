@@ -68,6 +68,31 @@ import Testing
         #expect(hidden.allSatisfy { $0.hasSuffix(".lock") }, "\(hidden)")
     }
 
+    /// Closed standard streams, a full disk behind the log and a reader that went away cost the
+    /// log, not the run: every map is whole (log lines once landed in a map that took descriptor
+    /// 2's number) and the exit status is the run's.
+    @Test func closedFullAndBrokenLogStreamsLeaveTheRunIntact() throws {
+        let fixture = try BatchFixture(scenes: 3, size: 64)
+        try Data(repeating: 0x49, count: 300).write(to: URL(fileURLWithPath: fixture.folder.file("scenes/bad.tif")))
+        let p = fixture.folder.file("p.yml")
+        let cases: [(String, Int32)] = [
+            ("exec \"$0\" run \"$1\" >&- 2>&-", 1),
+            ("exec \"$0\" run \"$1\" >/dev/full 2>/dev/full", 1),
+            ("\"$0\" run \"$1\" 2>&1 | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}", 1),
+        ]
+        for (script, expected) in cases {
+            try? FileManager.default.removeItem(atPath: fixture.folder.file("maps"))
+            let (status, text) = try SegpipeProcess("/bin/bash", ["-c", script, segpipe, p], in: fixture.folder).finish()
+            #expect(status == expected, "\(script): \(text)")
+            for i in 0..<fixture.count {
+                let map = fixture.folder.file("maps/s\(i).png")
+                #expect((try? PNGReader(path: map))?.info.width == 64, "\(script): \(map)")
+            }
+            #expect(fixture.visibleFiles("maps").filter { $0.hasSuffix(".png") }.count == fixture.count, "\(script)")
+            #expect(try RunReport.read(fixture.folder.file("maps/run-report.json")).scenes(.done) == fixture.sceneKeys, "\(script)")
+        }
+    }
+
     /// A negative number after an option is its value, checked by segpipe, not a missing value.
     @Test func negativeOptionValuesReachSegpipesOwnChecks() throws {
         let fixture = try BatchFixture(scenes: 1, size: 64)
