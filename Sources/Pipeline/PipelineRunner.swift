@@ -75,7 +75,16 @@ public struct PipelineRunner {
             log.info("== \(stage.name)")
             switch stage.action {
             case .train(let options):
-                if try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent) > 0 {
+                let trained: Int
+                do {
+                    trained = try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
+                } catch var interrupted as TrainingInterrupted {
+                    // The pipeline file, not an option, says whether to resume.
+                    interrupted.advice = options.resume ? "run the pipeline again to resume"
+                        : "set 'resume: true' in the stage '\(stage.name)' and run the pipeline again to resume"
+                    throw interrupted
+                }
+                if trained > 0 {
                     log.info("\(stage.name): wrote \(options.output)")
                 } else {
                     log.info("\(stage.name): nothing left to train; \(options.output) is the finished run's")

@@ -1,15 +1,23 @@
 import Foundation
 import Raster
 
-/// Another run holds the lock; `segpipe run` exits with status 75 (EX_TEMPFAIL).
+/// Another run holds the lock; segpipe exits with status 75 (EX_TEMPFAIL).
 public struct RunLockBusy: Error, CustomStringConvertible, Sendable {
     public var path: String
     /// Process ids of the holders, as far as they could be read.
     public var holders: [Int32]
+    /// What the holder is doing, as in "is already writing to this folder".
+    public var activity = "writing to this folder"
+
+    public init(path: String, holders: [Int32]) {
+        self.path = path
+        self.holders = holders
+    }
 
     public var description: String {
-        let who = holders.isEmpty ? "another run" : "another run (PID \(holders.map(String.init).joined(separator: ", ")))"
-        return "\(path): \(who) is already writing to this folder"
+        // Shared holders (a segpipe predict, the shards of a run) record no PID.
+        let who = holders.isEmpty ? "another segpipe" : "another segpipe (PID \(holders.map(String.init).joined(separator: ", ")))"
+        return "\(path): \(who) is already \(activity)"
     }
 }
 

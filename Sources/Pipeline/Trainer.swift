@@ -28,6 +28,8 @@ public struct Trainer {
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws -> Int {
         if let problem = options.problems.first { throw UsageError(problem) }
         try prepareOutputFolder()
+        let lock = try lockModel()
+        defer { withExtendedLifetime(lock) {} }
         let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
         // The network's output channel k is class id k + 1; background (0) is "no class".
         let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
@@ -142,7 +144,7 @@ public struct Trainer {
             }
             return 0
         }
-        try startMetrics(fresh: progress.batchesDone == 0)
+        try startMetrics(resumedAtBatch: progress.batchesDone)
 
         let batchSize = progress.batchSize
         let queue = BatchQueue<TrainingBatch>(first: progress.batchesDone, end: totalBatches, capacity: 4,
@@ -276,15 +278,45 @@ public struct Trainer {
         }
     }
 
+    /// Locks the model's path for this run: two runs training one model (a nightly job still busy
+    /// when the next starts) would write the same checkpoint and metrics in turn. Throws
+    /// `RunLockBusy` when another run holds it.
+    func lockModel() throws -> RunLock {
+        let name = "." + (options.output as NSString).lastPathComponent + ".lock"
+        let path = ((options.output as NSString).deletingLastPathComponent as NSString).appendingPathComponent(name)
+        do {
+            return try RunLock(path: path, mode: .exclusive)
+        } catch var busy as RunLockBusy {
+            busy.activity = "training \(options.output)"
+            throw busy
+        }
+    }
+
     /// Empties the metrics file for a fresh run, or checks that a resumed run can append to it,
-    /// before the first step.
-    func startMetrics(fresh: Bool) throws {
-        if fresh || !FileManager.default.fileExists(atPath: metricsPath) {
+    /// before the first step. A resumed run keeps only the epochs its checkpoint holds: a run
+    /// killed after writing an epoch's line but before its checkpoint would repeat that epoch.
+    func startMetrics(resumedAtBatch batchesDone: Int) throws {
+        if batchesDone == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
             guard FileManager.default.createFile(atPath: metricsPath, contents: Data()) else {
                 throw PipelineError(path: metricsPath, reason: "cannot create the metrics file")
             }
-        } else if !FileManager.default.isWritableFile(atPath: metricsPath) {
-            throw PipelineError(path: metricsPath, reason: "the metrics file is not writable; a resumed run appends to it")
+            return
+        }
+        guard FileManager.default.isWritableFile(atPath: metricsPath),
+              let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else {
+            throw PipelineError(path: metricsPath, reason: "the metrics file is not readable and writable; a resumed run appends to it")
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
+        let kept = lines.filter { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let step = object["step"] as? Int else { return false }
+            return step <= batchesDone
+        }
+        guard kept.count != lines.count else { return }
+        do {
+            try AtomicFile.write(Data(kept.map { $0 + "\n" }.joined().utf8), to: metricsPath)
+        } catch {
+            throw PipelineError(path: metricsPath, reason: "cannot rewrite the metrics file (\(error))")
         }
     }
 

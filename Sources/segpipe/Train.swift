@@ -104,6 +104,9 @@ struct Train: ParsableCommand {
             display.finish()
             printError("segpipe: \(interrupted)")
             throw ExitCode(128 + stopSignal.load(ordering: .relaxed))
+        } catch let busy as RunLockBusy {
+            printError("segpipe: \(busy)")
+            throw ExitCode(ExitStatus.locked)
         }
     }
 }

@@ -36,6 +36,12 @@ final class StopAfter: Sendable {
     let split = smallTrainingOptions(folder, output: folder.file("split.safetensors"))
     let stopper = StopAfter(4)
     #expect(throws: TrainingInterrupted.self) { try Trainer(options: split).run(stopRequested: { stopper.check() }) }
+    // As if killed after writing epoch 2's line (the checkpoint holds 4 batches) and mid-line.
+    let straightLines = try String(contentsOfFile: folder.file("straight.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+    let splitMetrics = try FileHandle(forWritingTo: URL(fileURLWithPath: folder.file("split.metrics.jsonl")))
+    try splitMetrics.seekToEnd()
+    try splitMetrics.write(contentsOf: Data((straightLines[1] + "\n{\"epoch\": 3, \"st").utf8))
+    try splitMetrics.close()
     var resumed = split
     resumed.resume = true
     try Trainer(options: resumed).run()
@@ -159,6 +165,20 @@ final class StopAfter: Sendable {
     }
 }
 
+/// Two runs training one model (a nightly job still busy when the next starts) would take turns
+/// writing its checkpoint and metrics: the second is refused before any work.
+@Test func aModelBeingTrainedIsLocked() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    try FileManager.default.createDirectory(atPath: folder.file("models"), withIntermediateDirectories: true)
+    let held = try RunLock(path: folder.file("models/.m.safetensors.lock"), mode: .exclusive)
+    let options = smallTrainingOptions(folder, output: folder.file("models/m.safetensors"))
+    let busy = #expect(throws: RunLockBusy.self) { try Trainer(options: options).run() }
+    #expect(busy?.description == "\(folder.file("models/.m.safetensors.lock")): another segpipe (PID \(getpid())) is already training \(folder.file("models/m.safetensors"))")
+    #expect(!FileManager.default.fileExists(atPath: folder.file("models/m.metrics.jsonl")))
+    withExtendedLifetime(held) {}
+}
+
 @Test func epochCountsThatWouldOverflowAreRefused() throws {
     var options = TrainingOptions(images: "i", masks: "m", output: "o.safetensors")
     options.epochs = Int.max
@@ -279,4 +299,33 @@ final class StopAfter: Sendable {
     fixed.autoClassWeights = true
     let error = try #require(throws: UsageError.self) { try Trainer(options: fixed).run() }
     #expect(error.description.contains("was made with --class-weights 0.2,0.3,0.1,0.1,0.3, not auto ("))
+}
+
+/// A train stage of a pipeline that is stopped says how to resume in the pipeline's terms:
+/// `segpipe run` has no --resume option.
+@Test func anInterruptedTrainStageSaysToSetResumeInThePipeline() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    for resume in [false, true] {
+        let text = """
+            stages:
+              - stage: train
+                name: nightly
+                images: images
+                masks: masks
+                out: m.safetensors
+                tile-size: 32
+                depth: 2
+                filters: 4
+                batch-size: 2
+                resume: \(resume)
+            """
+        try text.write(toFile: folder.file("p.yml"), atomically: true, encoding: .utf8)
+        var runner = try PipelineRunner(file: PipelineFile.load(path: folder.file("p.yml")), log: RunLog(level: .quiet) { _, _ in })
+        let stopper = StopAfter(2)
+        runner.stopRequested = { stopper.check() }
+        let interrupted = #expect(throws: TrainingInterrupted.self) { try runner.run() }
+        #expect(interrupted?.advice == (resume ? "run the pipeline again to resume"
+            : "set 'resume: true' in the stage 'nightly' and run the pipeline again to resume"))
+    }
 }
