@@ -45,18 +45,33 @@ public struct BatchPrediction {
         return (scenes, collisions)
     }
 
-    /// Why a scene needs predicting, or nil when its record matches and its outputs exist.
+    /// Why a scene needs predicting, or nil when its record matches and its outputs are as this
+    /// folder's runs wrote them.
     func staleness(of record: SceneManifest.Record?, input: FileFingerprint, model: String) -> String? {
         guard let record else { return "new" }
         if record.input.size != input.size || record.input.hash != input.hash { return "input changed" }
         if record.model != model { return "model changed" }
         if record.options != optionsKey { return "options changed" }
         let folder = outputFolder
-        if let missing = record.outputs.first(where: { !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent($0)) }) {
-            return "\(missing) is missing"
+        for name in record.outputs {
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let status = SceneManifest.OutputStatus.of(path) else { return "\(name) is missing" }
+            if let written = record.written?[name], written != status { return "\(name) was changed since it was made" }
         }
         return nil
     }
+
+    /// Why a scene must not be predicted into this folder: its outputs were made from another
+    /// file of the same name with other content (another pipeline, or another list of inputs,
+    /// writing here), which the two runs would otherwise overwrite in turn, night after night.
+    func clash(with record: SceneManifest.Record?, path: String, input: FileFingerprint) -> String? {
+        guard let record, let source = record.source, source != Self.sourcePath(path),
+              record.input.size != input.size || record.input.hash != input.hash else { return nil }
+        return "the outputs of \(record.scene) here were made from \(source), another file; give each pipeline its own "
+            + "output folder, or delete \(record.outputs.joined(separator: ", ")) to predict this one here"
+    }
+
+    static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     /// What a run would do, without locking or writing anything (`--dry-run`).
     /// `retrainedBy` names an earlier stage of the run that trains the model: if it changes the
@@ -75,7 +90,9 @@ public struct BatchPrediction {
         for scene in scenes {
             let record = manifest.records[scene.key]
             let input = try FileFingerprint.of(scene.path, reusingHashOf: record?.input)
-            if let reason = staleness(of: record, input: input, model: model) {
+            if let problem = clash(with: record, path: scene.path, input: input) {
+                log.error("would fail \(scene.key)  \(problem)")
+            } else if let reason = staleness(of: record, input: input, model: model) {
                 todo += 1
                 log.info("would predict  \(scene.key)  (\(reason))")
             } else {
@@ -130,7 +147,7 @@ public struct BatchPrediction {
         }
 
         // First what needs predicting, so the predictor can run from one stale scene into the next.
-        var stale: [(key: String, path: String, input: FileFingerprint)] = []
+        var stale: [(key: String, path: String, input: FileFingerprint, previous: SceneManifest.Record?)] = []
         for scene in scenes {
             if stopRequested() { try interrupt() }
             let started = Date()
@@ -145,9 +162,18 @@ public struct BatchPrediction {
                 try report.write(to: folder, shard: shard)
                 continue
             }
+            if let problem = clash(with: previous, path: scene.path, input: input) {
+                report.scenes.append(.init(scene: scene.key, status: .failed, seconds: 0, outputs: [], error: problem))
+                log.error("failed   \(scene.key)  \(problem)")
+                if let previous { records[scene.key] = previous }
+                try report.write(to: folder, shard: shard)
+                continue
+            }
             guard let reason = staleness(of: previous, input: input, model: model) else {
                 if var kept = previous {
                     kept.input = input
+                    // The same content at another path (a moved input folder) is this input now.
+                    kept.source = Self.sourcePath(scene.path)
                     records[scene.key] = kept
                     report.scenes.append(.init(scene: scene.key, status: .skipped, seconds: 0, outputs: kept.outputs))
                 }
@@ -155,7 +181,7 @@ public struct BatchPrediction {
                 continue
             }
             log.detail("to predict \(scene.key) (\(reason))")
-            stale.append((scene.key, scene.path, input))
+            stale.append((scene.key, scene.path, input, previous))
         }
 
         if !stale.isEmpty {
@@ -172,8 +198,16 @@ public struct BatchPrediction {
                 switch outcome {
                 case .success(let result):
                     let outputs = result.outputs.map { ($0 as NSString).lastPathComponent }
+                    // What the last prediction wrote and this one did not (probabilities since
+                    // turned off, a world file of a scene no longer georeferenced) is out of date.
+                    for name in scene.previous?.outputs ?? [] where !outputs.contains(name) {
+                        try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+                    }
+                    var written: [String: SceneManifest.OutputStatus] = [:]
+                    for (name, path) in zip(outputs, result.outputs) { written[name] = SceneManifest.OutputStatus.of(path) }
                     records[scene.key] = SceneManifest.Record(scene: scene.key, input: scene.input, model: model,
-                                                              options: optionsKey, outputs: outputs, completed: Date())
+                                                              options: optionsKey, outputs: outputs, completed: Date(),
+                                                              source: Self.sourcePath(scene.path), written: written)
                     try SceneManifest.write(Array(records.values), to: folder, shard: shard)
                     report.scenes.append(.init(scene: scene.key, status: .done, seconds: result.seconds,
                                                networkSeconds: result.networkSeconds, tiles: result.tiles,

@@ -19,6 +19,40 @@ public struct SceneManifest: Sendable {
         /// Output file names in the output folder.
         public var outputs: [String]
         public var completed: Date
+        /// The input's path when its outputs were made; nil in manifests before 2026-11-30.
+        public var source: String?
+        /// Each output's size and modification time as written; nil in manifests before
+        /// 2026-11-30 (their outputs are only checked to exist).
+        public var written: [String: OutputStatus]?
+
+        public init(scene: String, input: FileFingerprint, model: String, options: String, outputs: [String],
+                    completed: Date, source: String? = nil, written: [String: OutputStatus]? = nil) {
+            self.scene = scene
+            self.input = input
+            self.model = model
+            self.options = options
+            self.outputs = outputs
+            self.completed = completed
+            self.source = source
+            self.written = written
+        }
+    }
+
+    /// What an output was when this run wrote it: anything else wrote it since (a `segpipe
+    /// predict` into the folder, a copy, an edit) if either differs.
+    public struct OutputStatus: Codable, Sendable, Equatable {
+        public var size: Int64
+        public var modifiedNanoseconds: Int64
+
+        public init(size: Int64, modifiedNanoseconds: Int64) {
+            self.size = size
+            self.modifiedNanoseconds = modifiedNanoseconds
+        }
+
+        /// The file's status now, or nil when it cannot be read.
+        public static func of(_ path: String) -> OutputStatus? {
+            (try? FileFingerprint.status(of: path)).map { OutputStatus(size: $0.size, modifiedNanoseconds: $0.modifiedNanoseconds) }
+        }
     }
 
     struct File: Codable {

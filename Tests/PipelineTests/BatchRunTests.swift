@@ -260,3 +260,57 @@ final class LockedLines: Sendable {
                        log: RunLog(level: .normal) { line, _ in lines.append(line) }).dryRun()
     #expect(lines.all.last == "predict: would predict 0 of 2 scenes with the current model; all 2 if stage 'train' changes it")
 }
+
+/// An output that something else wrote since the run made it (a `segpipe predict` with other
+/// options into the folder, a copy) is redone: the manifest knows each output's size and time.
+@Test func anOutputChangedSinceItWasMadeIsRedone() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    #expect(try fixture.run().done == 2)
+    var options = fixture.job().options
+    options.threshold = 0.9
+    options.overlap = 8
+    _ = try Predictor(options: options).predict(scene: fixture.folder.file("scenes/s1.tif"))
+    let lines = LockedLines()
+    let again = try BatchPrediction(job: fixture.job()).run(log: RunLog(level: .verbose) { line, _ in lines.append(line) })
+    #expect(again.scenes(.done) == ["s1.tif"] && again.scenes(.skipped) == ["s0.tif"])
+    #expect(lines.all.contains("to predict s1.tif (s1.png was changed since it was made)"))
+    #expect(try fixture.run().done == 0)
+}
+
+/// Redone with fewer outputs (probabilities turned off), the outputs it no longer makes go: they
+/// would be out of date beside the new map.
+@Test func outputsARedoNoLongerMakesAreRemoved() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    var job = fixture.job()
+    job.options.writeProbabilities = true
+    _ = try BatchPrediction(job: job).run(log: RunLog(level: .quiet) { _, _ in })
+    #expect(fixture.visibleFiles().contains("s0.prob.tif"))
+    #expect(try fixture.run().done == 1)
+    #expect(fixture.visibleFiles() == ["run-report.json", "s0.png", "segpipe-manifest.json"])
+}
+
+/// Two pipelines predicting different scenes of one name into one folder would overwrite each
+/// other's outputs night after night: the second fails that scene, naming the first's input,
+/// and leaves its outputs; the same content at a new path (a moved folder) is no clash.
+@Test func anotherInputOfTheSameNameFailsInsteadOfOverwriting() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    #expect(try fixture.run().done == 2)
+    let made = try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/s0.png")))
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("other"), withIntermediateDirectories: true)
+    try randomScene(fixture.folder.file("other/s0.tif"), width: 64, height: 64, seed: 555)
+    var other = fixture.job()
+    other.inputs = [fixture.folder.file("other")]
+    let clash = try BatchPrediction(job: other).run(log: RunLog(level: .quiet) { _, _ in })
+    #expect(clash.scenes(.failed) == ["s0.tif"])
+    #expect(clash.scenes.first?.error?.hasPrefix("the outputs of s0.tif here were made from \(fixture.folder.file("scenes/s0.tif")), another file") == true)
+    #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/s0.png"))) == made)
+    #expect(try fixture.run().skipped == 2)
+
+    // Moved: the same content elsewhere is skipped and adopted; a later edit there is redone.
+    try FileManager.default.moveItem(atPath: fixture.folder.file("scenes"), toPath: fixture.folder.file("moved"))
+    var moved = fixture.job()
+    moved.inputs = [fixture.folder.file("moved")]
+    #expect(try BatchPrediction(job: moved).run(log: RunLog(level: .quiet) { _, _ in }).skipped == 2)
+    try randomScene(fixture.folder.file("moved/s1.tif"), width: 64, height: 64, seed: 777)
+    #expect(try BatchPrediction(job: moved).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == ["s1.tif"])
+}
