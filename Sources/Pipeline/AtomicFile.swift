@@ -40,14 +40,17 @@ public enum AtomicFile {
         PipelineError(path: path, reason: "\(what) (\(String(cString: strerror(errno))))")
     }
 
-    /// Removes the temporary files in `folder` of processes of this machine that no longer exist
-    /// (`TemporaryFileName.isAbandoned(_:)`). Returns their names.
+    /// Removes the temporary files in `folder` that nobody will finish: those of processes of
+    /// this machine that no longer exist, and those untouched for a day
+    /// (`TemporaryFileName.isAbandoned(_:modified:now:)`). Returns their names.
     @discardableResult
     public static func removeStaleTemporaries(in folder: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
         var removed: [String] = []
-        for name in names where TemporaryFileName.isAbandoned(name) {
-            if unlink((folder as NSString).appendingPathComponent(name)) == 0 { removed.append(name) }
+        for name in names where name.hasPrefix(".") {
+            let path = (folder as NSString).appendingPathComponent(name)
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+            if TemporaryFileName.isAbandoned(name, modified: modified), unlink(path) == 0 { removed.append(name) }
         }
         return removed
     }

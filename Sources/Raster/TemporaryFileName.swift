@@ -1,10 +1,20 @@
 import Foundation
 
-/// Names of files written under a temporary name and renamed into place: `.NAME.tmp-PID@HOST-RANDOM`
-/// beside the destination. A leftover can be traced to its process and machine, so a sweep
-/// removes only those of dead processes on this machine, never a live write of another machine
-/// sharing the folder (shards on a shared volume).
+/// Names of files written under a temporary name and renamed into place:
+/// `.NAME.tmp-PID@HOST-TOKEN.RANDOM` beside the destination, TOKEN being fixed for the process.
+/// A leftover can be traced to its process and machine, so a sweep removes only those of dead
+/// processes on this machine, never a live write of another machine sharing the folder (shards
+/// on a shared volume), and those nobody has written to for `abandonedAfter`.
 public enum TemporaryFileName {
+    /// Random, fixed for this process: a leftover with this process's PID but another token was
+    /// written by an earlier process that had the same PID (in a container every run is PID 1).
+    public static let processToken = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
+
+    /// A temporary file untouched this long is abandoned, whichever machine wrote it: writers
+    /// append as they go, and no output takes a day. Without this, leftovers of machines that
+    /// are gone (every pod has a new host name) would stay for ever.
+    public static let abandonedAfter: TimeInterval = 24 * 3600
+
     /// This machine's name as the temporary names carry it (no `-`, `@` or `/`).
     public static let host: String = {
         var buffer = [CChar](repeating: 0, count: 256)
@@ -18,23 +28,28 @@ public enum TemporaryFileName {
     public static func beside(_ path: String) -> String {
         let url = URL(fileURLWithPath: path)
         return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())@\(host)-\(UInt32.random(in: 0...UInt32.max))").path
+            ".\(url.lastPathComponent).tmp-\(getpid())@\(host)-\(processToken).\(UInt32.random(in: 0...UInt32.max))").path
     }
 
-    /// Whether `name` (a file name) is a temporary file of a process of this machine that no
-    /// longer runs. Names from before the machine was recorded (`.NAME.tmp-PID-RANDOM`) count as
-    /// this machine's.
-    public static func isAbandoned(_ name: String) -> Bool {
+    /// Whether `name` (a file name) is a temporary file that nobody will finish: one of a
+    /// process of this machine that no longer runs (or of an earlier process with this one's
+    /// PID), or, on any machine, one last modified more than `abandonedAfter` before `now`.
+    /// Names from before the machine was recorded (`.NAME.tmp-PID-RANDOM`) count as this
+    /// machine's.
+    public static func isAbandoned(_ name: String, modified: Date? = nil, now: Date = Date()) -> Bool {
         guard name.hasPrefix("."), let marker = name.range(of: ".tmp-", options: .backwards) else { return false }
         let rest = name[marker.upperBound...]
         let pidText = rest.prefix { $0.isNumber }
         guard let pid = pid_t(pidText), pid > 0 else { return false }
         let afterPID = rest.dropFirst(pidText.count)
+        guard afterPID.hasPrefix("@") || afterPID.hasPrefix("-") else { return false }
+        if let modified, now.timeIntervalSince(modified) > abandonedAfter { return true }
+        var tail = afterPID.dropFirst()
         if afterPID.hasPrefix("@") {
             guard let end = afterPID.lastIndex(of: "-"), afterPID[afterPID.index(after: afterPID.startIndex)..<end] == host else { return false }
-        } else if !afterPID.hasPrefix("-") {
-            return false
+            tail = afterPID[afterPID.index(after: end)...]
         }
+        if pid == getpid() { return !tail.hasPrefix(processToken + ".") }
         return !isRunning(pid)
     }
 

@@ -85,12 +85,16 @@ import Testing
     let dead = try exitedProcessID()
     let host = TemporaryFileName.host
     // A dead process's files on another machine sharing the folder may be a live write there: kept.
+    // One a day old is abandoned wherever it was written.
+    let ours = ".other.tif.tmp-\(getpid())@\(host)-\(TemporaryFileName.processToken).3"
     let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)@\(host)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",
-                 ".other.tif.tmp-\(getpid())@\(host)-3", ".report.json.tmp-\(dead)@elsewhere-4"]
+                 ours, ".report.json.tmp-\(dead)@elsewhere-4", ".old.png.tmp-\(dead)@elsewhere-5"]
     for name in names { _ = FileManager.default.createFile(atPath: "\(maps)/\(name)", contents: Data([1])) }
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -2 * 24 * 3600)],
+                                          ofItemAtPath: "\(maps)/.old.png.tmp-\(dead)@elsewhere-5")
     #expect(try fixture.run().done == 1)
     let hidden = try FileManager.default.contentsOfDirectory(atPath: maps).filter { $0.hasPrefix(".") }.sorted()
-    #expect(hidden == [".other.tif.tmp-\(getpid())@\(host)-3", ".report.json.tmp-\(dead)@elsewhere-4", ".segpipe.lock"])
+    #expect(hidden == [ours, ".report.json.tmp-\(dead)@elsewhere-4", ".segpipe.lock"])
 }
 
 @Test func aDryRunSaysWhatItWouldDoAndWritesNothing() throws {

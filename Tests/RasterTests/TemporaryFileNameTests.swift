@@ -12,12 +12,30 @@ import Raster
     #expect(TemporaryFileName.isAbandoned(".m.json.tmp-\(dead)@\(host)-12"))
     #expect(TemporaryFileName.isAbandoned(".m.json.tmp-\(dead)-12"), "the name of earlier versions")
     #expect(!TemporaryFileName.isAbandoned(".m.json.tmp-\(dead)@other-host-12"))
-    #expect(!TemporaryFileName.isAbandoned(".m.json.tmp-\(live)@\(host)-12"))
+    #expect(!TemporaryFileName.isAbandoned(".m.json.tmp-\(getppid())@\(host)-12"), "another live process's")
     #expect(!TemporaryFileName.isAbandoned("m.json.tmp-\(dead)@\(host)-12"), "not hidden")
     #expect(!TemporaryFileName.isAbandoned(".m.png.0F1E.tmp"))
     #expect(!host.contains("-") && !host.contains("@") && !host.isEmpty)
     let path = TemporaryFileName.beside("/data/out/scene.tif")
-    #expect(path.hasPrefix("/data/out/.scene.tif.tmp-\(live)@\(host)-"))
+    #expect(path.hasPrefix("/data/out/.scene.tif.tmp-\(live)@\(host)-\(TemporaryFileName.processToken)."))
+    #expect(!TemporaryFileName.isAbandoned((path as NSString).lastPathComponent), "this process's own")
+}
+
+/// In a container every run is PID 1: a leftover with this process's PID but another process's
+/// token is an earlier run's. And a file nobody has touched for a day is abandoned wherever it
+/// was written, so that leftovers of machines that are gone (pods) do not pile up.
+@Test func earlierProcessesWithThisPIDAndDayOldFilesAbandonTheirTemporaryFiles() {
+    let (live, host) = (getpid(), TemporaryFileName.host)
+    let other = TemporaryFileName.processToken == "00000000" ? "00000001" : "00000000"
+    #expect(TemporaryFileName.isAbandoned(".m.png.tmp-\(live)@\(host)-\(other).12"))
+    #expect(TemporaryFileName.isAbandoned(".m.png.tmp-\(live)-12"), "an earlier version's name with this PID")
+    #expect(!TemporaryFileName.isAbandoned(".m.png.tmp-\(live)@\(host)-\(TemporaryFileName.processToken).12"))
+    let now = Date()
+    let dayOld = now.addingTimeInterval(-TemporaryFileName.abandonedAfter - 60)
+    let hourOld = now.addingTimeInterval(-3600)
+    #expect(TemporaryFileName.isAbandoned(".m.png.tmp-\(live)@pod-7f9c-1.aa.12", modified: dayOld, now: now))
+    #expect(!TemporaryFileName.isAbandoned(".m.png.tmp-\(live)@pod-7f9c-1.aa.12", modified: hourOld, now: now))
+    #expect(!TemporaryFileName.isAbandoned(".m.png.notours", modified: dayOld, now: now))
 }
 
 /// The PNG writer's temporary file is named like the others, so a sweep can tell its owner.
