@@ -27,8 +27,12 @@ public enum TemporaryFileName {
     /// A fresh temporary path for writing `path`.
     public static func beside(_ path: String) -> String {
         let url = URL(fileURLWithPath: path)
-        return url.deletingLastPathComponent().appendingPathComponent(
-            ".\(url.lastPathComponent).tmp-\(getpid())@\(host)-\(processToken).\(UInt32.random(in: 0...UInt32.max))").path
+        let suffix = ".tmp-\(getpid())@\(host)-\(processToken).\(UInt32.random(in: 0...UInt32.max))"
+        // A name that fits the file system's 255 bytes may not with the suffix: shorten the
+        // name, which is only there for a reader of the folder.
+        var name = url.lastPathComponent
+        while 1 + name.utf8.count + suffix.utf8.count > 255 && !name.isEmpty { name.removeLast() }
+        return url.deletingLastPathComponent().appendingPathComponent("." + name + suffix).path
     }
 
     /// Whether `name` (a file name) is a temporary file that nobody will finish: one of a

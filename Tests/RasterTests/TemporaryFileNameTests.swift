@@ -21,6 +21,21 @@ import Raster
     #expect(!TemporaryFileName.isAbandoned((path as NSString).lastPathComponent), "this process's own")
 }
 
+/// A destination name near the file system's 255 bytes still gets a temporary name that fits,
+/// and that a sweep still recognises as this process's.
+@Test func temporaryNamesOfLongNamesFitTheFileSystem() throws {
+    let folder = try TemporaryFolder()
+    let name = String(repeating: "é", count: 60) + String(repeating: "n", count: 120) + ".png"
+    let temporary = (TemporaryFileName.beside(folder.file(name)) as NSString).lastPathComponent
+    #expect(temporary.utf8.count <= 255)
+    #expect(temporary.hasPrefix(".éé"))
+    #expect(!TemporaryFileName.isAbandoned(temporary))
+    let writer = try PNGWriter(path: folder.file(name), width: 1, height: 1, layout: .gray(bitDepth: 8))
+    try writer.writeRow([7] as [UInt16])
+    try writer.finish()
+    #expect(folder.contents == [name])
+}
+
 /// In a container every run is PID 1: a leftover with this process's PID but another process's
 /// token is an earlier run's. And a file nobody has touched for a day is abandoned wherever it
 /// was written, so that leftovers of machines that are gone (pods) do not pile up.
