@@ -261,9 +261,15 @@ public struct PipelineFile: Sendable {
             }
             switch stage.action {
             case .train(let options):
+                let before = problems.count
                 requireFolder("images", options.images)
                 requireFolder("masks", options.masks)
                 requireLegend(options.legendPath)
+                if problems.count == before {
+                    for (option, message) in Trainer(options: options).inputProblems() {
+                        fail(option, message.replacingOccurrences(of: "--\(option)", with: "'\(option)'"))
+                    }
+                }
                 requireCreatable("out", options.output, folder: false)
                 models[options.output] = (options.tileSize, options.depth)
             case .predict(let job):

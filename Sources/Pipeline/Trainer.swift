@@ -237,6 +237,40 @@ public struct Trainer {
         values.map { "\($0)" }.joined(separator: ",")
     }
 
+    /// What would stop this run before its first step that the files' headers already show, each
+    /// with the option it concerns: the legend's ids, the pairing of scenes and masks with their
+    /// sizes and bands, the held-out scene names, the number of class weights. A pipeline's check
+    /// runs this before anything runs; the masks' labels are read by the run itself.
+    public func inputProblems() -> [(option: String, message: String)] {
+        let legend: ClassLegend
+        do {
+            legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
+        } catch {
+            return [("legend", "\(error)")]
+        }
+        let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
+        guard !foreground.isEmpty, foreground.map({ Int($0.id) }) == Array(1...foreground.count) else {
+            return [("legend", "class ids must run 1, 2, ... without gaps for training (background is 0)")]
+        }
+        var problems: [(option: String, message: String)] = []
+        if let weights = options.classWeights, weights.count != foreground.count {
+            problems.append(("class-weights", "--class-weights has \(weights.count) entries for the legend's \(foreground.count) classes"))
+        }
+        do {
+            let channels = try firstSceneBands()
+            let dataset = try TrainingDataset.scan(images: options.images, masks: options.masks, maskSuffix: options.maskSuffix,
+                                                   channels: channels.bands, channelsSource: channels.source, classes: foreground.count)
+            for name in options.validationScenes where !dataset.scenes.contains(where: { $0.name == name }) {
+                problems.append(("validation-scenes", "--validation-scenes: '\(name)' is not a scene in \(options.images)"))
+            }
+        } catch let found as DatasetProblems {
+            problems += found.problems.map { ("masks", $0) }
+        } catch {
+            problems.append(("images", "\(error)"))
+        }
+        return problems
+    }
+
     func firstSceneBands() throws -> (bands: Int, source: String) {
         let names = try TrainingDataset.listFiles(options.images).filter {
             TrainingDataset.imageExtensions.contains(($0 as NSString).pathExtension.lowercased())

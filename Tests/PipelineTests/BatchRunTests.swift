@@ -245,11 +245,12 @@ final class LockedLines: Sendable {
 @Test func aDryRunSaysAnEarlierTrainStageMayRedoEveryScene() throws {
     let fixture = try BatchFixture(scenes: 2, size: 64)
     _ = try fixture.run()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 1).write(to: fixture.folder.path)
     let text = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: m.safetensors
             tile-size: 64
             depth: 2

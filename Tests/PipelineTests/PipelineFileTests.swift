@@ -32,6 +32,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
 @Test func unknownKeyIsReportedAtItsLineAndColumn() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     let message = problem(predictStage(extra: "    overlapp: 16"), in: folder)
     #expect(message.hasPrefix("p.yml:6:5: unknown key 'overlapp'"))
@@ -42,6 +43,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
 @Test func wrongTypeIsReportedAtTheValue() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     #expect(problem(predictStage(extra: "    overlap: lots"), in: folder)
         == "p.yml:6:14: 'overlap' must be a whole number, not 'lots'")
@@ -51,8 +53,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let train = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: m2.safetensors
             epochs: 0
         """
@@ -75,14 +77,15 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
 @Test func aModelNobodyMakesIsReported() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     #expect(problem(predictStage(model: "models/m.safetensors"), in: folder).hasPrefix(
         "p.yml:3:12: 'model': \(folder.file("models/m.safetensors")) does not exist and no earlier train stage writes it"))
     // Made by an earlier train stage: accepted, and relative paths are resolved against the file's folder.
     let trained = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: models/m.safetensors
           - stage: predict
             model: models/../models/m.safetensors
@@ -138,6 +141,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let folder = try TemporaryDirectory()
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     let text = predictStage() + """
           - stage: predict
             name: again
@@ -165,6 +169,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let folder = try TemporaryDirectory()
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     _ = FileManager.default.createFile(atPath: folder.file("afile"), contents: Data("x".utf8))
     try "classes: [oops".write(toFile: folder.file("legend.yml"), atomically: true, encoding: .utf8)
     let predictIntoAFile = predictStage().replacingOccurrences(of: "out: maps", with: "out: afile")
@@ -182,8 +187,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let trainIntoAFolder = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: scenes
         """
     #expect(problem(trainIntoAFolder, in: folder) == "p.yml:5:10: 'out': \(folder.file("scenes")) is a folder, not a file")
@@ -194,11 +199,12 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
 @Test func overlapsAndLinkedOutputFoldersAreCheckedUpFront() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     let trainThenPredict = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: m.safetensors
             tile-size: 32
             depth: 2
@@ -229,6 +235,7 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let folder = try TemporaryDirectory()
     _ = try writeSmallModel(folder.file("m.safetensors"), tileSize: 64)
     try FileManager.default.createDirectory(atPath: folder.file("scenes"), withIntermediateDirectories: true)
+    try SampleDataset(sceneCount: 1, width: 32, height: 32, seed: 1).write(to: folder.path)
     let report = predictStage() + """
           - stage: evaluate
             predictions: maps
@@ -254,8 +261,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     let text = """
         stages:
           - stage: train
-            images: scenes
-            masks: scenes
+            images: images
+            masks: masks
             out: m.safetensors
             epochs: lots
             dropout: 2
@@ -300,4 +307,32 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(lines.count == PipelineFileProblems.limit + 1)
     #expect(lines.first?.hasPrefix("p.yml:5:5: unknown key 'extra1'") == true)
     #expect(lines.last == "p.yml: and 10 more problems")
+}
+
+/// What the scenes' and masks' headers already show is found by the check, so that a dry run
+/// does not pass a train stage that would fail at once: unpaired masks, unknown held-out scenes,
+/// class weights for another number of classes.
+@Test func aTrainStageThatWouldFailAtOnceFailsTheCheck() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 2, width: 32, height: 32, seed: 1).write(to: folder.path)
+    let text = """
+        stages:
+          - stage: train
+            images: images
+            masks: masks
+            out: m.safetensors
+            mask-suffix: _mask
+            validation-scenes: [scene7]
+            class-weights: [1, 2]
+        """
+    #expect(problem(text, in: folder).split(separator: "\n").map(String.init) == [
+        "p.yml:4:12: \(folder.file("images/scene1.tif")): no mask scene1_mask.png or .tif in \(folder.file("masks"))",
+        "p.yml:4:12: \(folder.file("images/scene2.tif")): no mask scene2_mask.png or .tif in \(folder.file("masks"))",
+        "p.yml:8:20: 'class-weights' has 2 entries for the legend's 5 classes",
+    ])
+    let fixed = text.replacingOccurrences(of: "    mask-suffix: _mask\n", with: "")
+    #expect(problem(fixed, in: folder).split(separator: "\n").map(String.init) == [
+        "p.yml:6:24: 'validation-scenes': 'scene7' is not a scene in \(folder.file("images"))",
+        "p.yml:7:20: 'class-weights' has 2 entries for the legend's 5 classes",
+    ])
 }
