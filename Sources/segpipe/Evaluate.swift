@@ -25,7 +25,7 @@ struct Evaluate: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
-    @Option(help: ArgumentHelp("Class legend, JSON or YAML (default: background and UNET.md's five classes).",
+    @Option(help: ArgumentHelp("Class legend, JSON or YAML (default: background, buildings, roads & tracks, trees, crops, water).",
                                valueName: "FILE"))
     var legend: String?
 

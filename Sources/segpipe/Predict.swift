@@ -16,7 +16,7 @@ struct Predict: ParsableCommand {
 
     @Option(help: ArgumentHelp("Model file.", valueName: "model.safetensors")) var model: String
     @Option(help: ArgumentHelp("Output folder.", valueName: "dir")) var out: String
-    @Option(parsing: .unconditional, help: "Pixels shared by neighbouring tiles (default \(Predictor.defaultOverlap)).") var overlap: Int?
+    @Option(parsing: .unconditional, help: "Pixels shared by neighbouring tiles (default \(Predictor.defaultOverlap), at most half the model's tile).") var overlap: Int?
     @Flag(help: "Average all eight flips and rotations.") var tta = false
     @Flag(help: "Also write per-class probabilities as a Float32 GeoTIFF.") var probabilities = false
     @Option(parsing: .unconditional, help: "Probability at which a class is painted.") var threshold: Float = 0.5

@@ -11,7 +11,7 @@ struct Train: ParsableCommand {
         abstract: "Train a U-Net on a folder of scenes and masks.",
         discussion: """
             Pairs images/NAME.tif with masks/NAME.png (class ids or legend colours, 255 = no label) \
-            or masks/NAME.tif (one band per class). Writes the best model (by validation loss) to \
+            or masks/NAME.tif (one band of class ids, or one band per class). Writes the best model (by validation loss) to \
             --out, the last checkpoint to NAME.last.safetensors and one JSON line of metrics per \
             epoch to NAME.metrics.jsonl beside it. SIGINT or SIGTERM saves a checkpoint and stops; \
             --resume continues from it exactly (with the options it was made with), or starts a \
@@ -23,7 +23,7 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Folder of masks.", valueName: "dir")) var masks: String
     @Option(help: ArgumentHelp("Model file to write.", valueName: "model.safetensors")) var out: String
     @Option(help: "Suffix of mask names, as in scene7_mask.png.") var maskSuffix = ""
-    @Option(help: ArgumentHelp("Class legend (YAML or JSON); default: UNET.md's five classes.", valueName: "file")) var legend: String?
+    @Option(help: ArgumentHelp("Class legend (YAML or JSON); default: buildings, roads & tracks, trees, crops, water.", valueName: "file")) var legend: String?
     @Option(parsing: .unconditional) var epochs = 20
     @Option(parsing: .unconditional) var stepsPerEpoch = 100
     @Option(parsing: .unconditional) var batchSize = 8
