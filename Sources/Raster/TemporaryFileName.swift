@@ -6,8 +6,9 @@ import Foundation
 /// processes on this machine, never a live write of another machine sharing the folder (shards
 /// on a shared volume), and those nobody has written to for `abandonedAfter`.
 public enum TemporaryFileName {
-    /// Random, fixed for this process: a leftover with this process's PID but another token was
-    /// written by an earlier process that had the same PID (in a container every run is PID 1).
+    /// Random, fixed for this process: a leftover with this process's PID but another token is
+    /// not this process's, though its writer may still run (two containers sharing a host name
+    /// are both PID 1), so only `abandonedAfter` removes it.
     public static let processToken = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
 
     /// A temporary file untouched this long is abandoned, whichever machine wrote it: writers
@@ -36,8 +37,8 @@ public enum TemporaryFileName {
     }
 
     /// Whether `name` (a file name) is a temporary file that nobody will finish: one of a
-    /// process of this machine that no longer runs (or of an earlier process with this one's
-    /// PID), or, on any machine, one last modified more than `abandonedAfter` before `now`.
+    /// process of this machine that no longer runs, or, on any machine and with any PID, one last
+    /// modified more than `abandonedAfter` before `now`.
     /// Names from before the machine was recorded (`.NAME.tmp-PID-RANDOM`) count as this
     /// machine's.
     public static func isAbandoned(_ name: String, modified: Date? = nil, now: Date = Date()) -> Bool {
@@ -48,12 +49,12 @@ public enum TemporaryFileName {
         let afterPID = rest.dropFirst(pidText.count)
         guard afterPID.hasPrefix("@") || afterPID.hasPrefix("-") else { return false }
         if let modified, now.timeIntervalSince(modified) > abandonedAfter { return true }
-        var tail = afterPID.dropFirst()
         if afterPID.hasPrefix("@") {
             guard let end = afterPID.lastIndex(of: "-"), afterPID[afterPID.index(after: afterPID.startIndex)..<end] == host else { return false }
-            tail = afterPID[afterPID.index(after: end)...]
         }
-        if pid == getpid() { return !tail.hasPrefix(processToken + ".") }
+        // This process's PID with another token: an earlier holder of the PID, or a live process
+        // of another container with this host name; only its age can tell.
+        if pid == getpid() { return false }
         return !isRunning(pid)
     }
 
