@@ -189,7 +189,8 @@ public struct PipelineFile: Sendable {
         options.rareClassProbability = fields.double("oversample-rare") ?? options.rareClassProbability
         options.loaderThreads = fields.int("loader-threads") ?? options.loaderThreads
         options.resume = fields.bool("resume") ?? false
-        fields.reject(options.problems)
+        // The network's shape is checked as a whole (tile size against depth, the bottleneck's width).
+        fields.reject(options.problems, groups: [["tile-size", "depth", "filters", "growth-factor"]])
     }
 
     /// The stages to run: all, or the one named `only`.

@@ -39,13 +39,14 @@ public struct PipelineFileProblems: Error, CustomStringConvertible, Sendable, Eq
     }
 
     /// Nil when `problems` is empty. Sorted by line and column; their order among equals is kept.
-    public init?(_ problems: [PipelineFileError]) {
+    /// `omitted` counts problems already left out (by an earlier `PipelineFileProblems`).
+    public init?(_ problems: [PipelineFileError], omitted: Int = 0) {
         guard !problems.isEmpty else { return nil }
         let sorted = problems.enumerated().sorted {
             ($0.element.line, $0.element.column, $0.offset) < ($1.element.line, $1.element.column, $1.offset)
         }.map(\.element)
         self.problems = Array(sorted.prefix(Self.limit))
-        omitted = sorted.count - self.problems.count
+        self.omitted = omitted + sorted.count - self.problems.count
     }
 
     /// One problem a line.

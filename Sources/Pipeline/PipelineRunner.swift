@@ -35,12 +35,14 @@ public struct PipelineRunner {
             problems.append(PipelineFileError(path: file.path, at: whole.position,
                                               "the \(whole.kind.rawValue) stage '\(whole.name)' cannot be sharded; run it unsharded, and the shards with --stage \(predict)"))
         }
+        var omitted = 0
         do {
             try file.check(stages)
         } catch {
             problems += error.problems
+            omitted = error.omitted
         }
-        if let found = PipelineFileProblems(problems) { throw found }
+        if let found = PipelineFileProblems(problems, omitted: omitted) { throw found }
     }
 
     /// Says what each stage would do; writes nothing.

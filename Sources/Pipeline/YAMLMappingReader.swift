@@ -13,6 +13,8 @@ struct YAMLMappingReader {
     private var read: Set<String> = []
     /// What was wrong with the values read so far, in reading order.
     private(set) var problems: [PipelineFileError] = []
+    /// Keys whose value was of the wrong type, read as absent.
+    private var badKeys: Set<String> = []
 
     init(_ node: Node, file: String, base: String, what: String) throws(PipelineFileError) {
         self.file = file
@@ -48,9 +50,13 @@ struct YAMLMappingReader {
     }
 
     /// Records `problems` (messages that start with the command-line option they are about,
-    /// `--key ...`), each at that key's value, spelled as the file's key.
-    mutating func reject(_ problems: [String]) {
-        for problem in problems {
+    /// `--key ...`), each at that key's value, spelled as the file's key. A problem that names a
+    /// key whose value was of the wrong type, or a key of a group with such a key (options
+    /// checked together), is left out: it would judge the default read in that value's place.
+    mutating func reject(_ problems: [String], groups: [Set<String>] = []) {
+        var suspect = badKeys
+        for group in groups where !group.isDisjoint(with: badKeys) { suspect.formUnion(group) }
+        for problem in problems where !suspect.contains(where: { problem.contains("--\($0)") }) {
             let key = problem.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
             report(position(of: key), problem.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
         }
@@ -77,6 +83,7 @@ struct YAMLMappingReader {
         guard let (node, at) = self.node(key) else { return nil }
         guard let scalar = node.scalar, let value = convert(scalar) else {
             report(at, "'\(key)' must be \(type), not \(Self.describe(node))")
+            badKeys.insert(key)
             return nil
         }
         return value
@@ -107,6 +114,7 @@ struct YAMLMappingReader {
         guard let (node, at) = self.node(key) else { return nil }
         guard let text = node.scalar?.string, let value = T(rawValue: text) else {
             report(at, "'\(key)' must be one of \(values.map(\.rawValue).joined(separator: ", ")), not \(Self.describe(node))")
+            badKeys.insert(key)
             return nil
         }
         return value

@@ -285,6 +285,22 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         "p.yml:13:12: 'stage' must be one of train, predict, evaluate, not 'sing'",
     ])
 
+    // A bad value is read as the default; checks across keys would judge that default.
+    let network = """
+        stages:
+          - stage: train
+            images: scenes
+            masks: scenes
+            out: m.safetensors
+            tile-size: big
+            depth: 6
+            dropout: 1.5
+        """
+    #expect(problem(network, in: folder).split(separator: "\n").map(String.init) == [
+        "p.yml:6:16: 'tile-size' must be a whole number, not 'big'",
+        "p.yml:8:14: 'dropout' must be in [0, 1) (got 1.5)",
+    ])
+
     let wellFormed = """
         stages:
           - stage: train
@@ -335,4 +351,13 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         "p.yml:6:24: 'validation-scenes': 'scene7' is not a scene in \(folder.file("images"))",
         "p.yml:7:20: 'class-weights' has 2 entries for the legend's 5 classes",
     ])
+}
+
+/// A check that finds more than the limit says how many more there are, through the runner too.
+@Test func aCheckWithManyProblemsSaysHowManyMore() throws {
+    let folder = try TemporaryDirectory()
+    let stages = (1...25).map { "  - stage: evaluate\n    name: e\($0)\n    predictions: p\($0)\n    truth: t\($0)\n" }.joined()
+    let lines = problem("stages:\n" + stages, in: folder).split(separator: "\n").map(String.init)
+    #expect(lines.count == PipelineFileProblems.limit + 1)
+    #expect(lines.last == "p.yml: and 30 more problems")
 }
