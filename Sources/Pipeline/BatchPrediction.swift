@@ -64,14 +64,32 @@ public struct BatchPrediction {
     /// Why a scene must not be predicted into this folder: its outputs were made from another
     /// file of the same name with other content (another pipeline, or another list of inputs,
     /// writing here), which the two runs would otherwise overwrite in turn, night after night.
+    /// A source that no longer exists is no clash: the input folder was moved or renamed.
     func clash(with record: SceneManifest.Record?, path: String, input: FileFingerprint) -> String? {
         guard let record, let source = record.source, source != Self.sourcePath(path),
-              record.input.size != input.size || record.input.hash != input.hash else { return nil }
+              record.input.size != input.size || record.input.hash != input.hash,
+              let other = Self.fileIdentity(source), other != Self.fileIdentity(path) else { return nil }
         return "the outputs of \(record.scene) here were made from \(source), another file; give each pipeline its own "
             + "output folder, or delete \(record.outputs.joined(separator: ", ")) to predict this one here"
     }
 
-    static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
+    /// The input's path as the manifest records it: absolute, links resolved, so that another
+    /// spelling of one file (a linked project folder) is the same source.
+    static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+
+    /// Device and inode of the file at `path`, following links; nil when there is none.
+    static func fileIdentity(_ path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
+
+    /// The recorded fingerprint, for reuse when the file's size and time match: only when it was
+    /// taken of this same path.
+    func recordedInput(_ record: SceneManifest.Record?, path: String) -> FileFingerprint? {
+        guard let record, record.source == nil || record.source == Self.sourcePath(path) else { return nil }
+        return record.input
+    }
 
     /// What a run would do, without locking or writing anything (`--dry-run`).
     /// `retrainedBy` names an earlier stage of the run that trains the model: if it changes the
@@ -89,7 +107,7 @@ public struct BatchPrediction {
         var todo = 0
         for scene in scenes {
             let record = manifest.records[scene.key]
-            let input = try FileFingerprint.of(scene.path, reusingHashOf: record?.input)
+            let input = try FileFingerprint.of(scene.path, reusingHashOf: recordedInput(record, path: scene.path))
             if let problem = clash(with: record, path: scene.path, input: input) {
                 log.error("would fail \(scene.key)  \(problem)")
             } else if let reason = staleness(of: record, input: input, model: model) {
@@ -154,7 +172,7 @@ public struct BatchPrediction {
             let previous = manifest.records[scene.key]
             let input: FileFingerprint
             do {
-                input = try FileFingerprint.of(scene.path, reusingHashOf: previous?.input)
+                input = try FileFingerprint.of(scene.path, reusingHashOf: recordedInput(previous, path: scene.path))
             } catch {
                 report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(started),
                                            outputs: [], error: "\(error)"))
@@ -215,6 +233,8 @@ public struct BatchPrediction {
                     log.info(String(format: "done     %@  %d tiles  %.2f s (network %.2f s)  -> %@", scene.key, result.tiles,
                                     result.seconds, result.networkSeconds, outputs.joined(separator: ", ")))
                 case .failure(let error):
+                    // The outputs on disk are still the last prediction's, as its record says.
+                    if let previous = scene.previous { records[scene.key] = previous }
                     // Scenes overlap in the pipeline; a failed one is charged the time since the one before it landed.
                     report.scenes.append(.init(scene: scene.key, status: .failed, seconds: Date().timeIntervalSince(previousLanded),
                                                outputs: [], error: "\(error)"))

@@ -311,6 +311,13 @@ final class LockedLines: Sendable {
     #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/s0.png"))) == made)
     #expect(try fixture.run().skipped == 2)
 
+    // Another spelling of the same file (a linked folder) is no clash, also when its content changed.
+    try FileManager.default.createSymbolicLink(atPath: fixture.folder.file("alias"), withDestinationPath: fixture.folder.file("scenes"))
+    try randomScene(fixture.folder.file("scenes/s0.tif"), width: 64, height: 64, seed: 556)
+    var alias = fixture.job()
+    alias.inputs = [fixture.folder.file("alias")]
+    #expect(try BatchPrediction(job: alias).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == ["s0.tif"])
+
     // Moved: the same content elsewhere is skipped and adopted; a later edit there is redone.
     try FileManager.default.moveItem(atPath: fixture.folder.file("scenes"), toPath: fixture.folder.file("moved"))
     var moved = fixture.job()
