@@ -107,13 +107,16 @@ public final class MaskCache {
         }
     }
 
-    /// Counts the training rows' classes and checks every value: 0, or 1 or 255 for "this class".
+    /// Counts the training rows' classes and checks every value: 0, or 1 or 255 for "this class";
+    /// NaN or the mask's nodata value in any band means "no label", as in a class-id mask.
     func countMultiLabel(_ scene: TrainingScene, classes: Int, trainingRows: Int) throws {
         let reader = try TIFFReader(path: scene.maskPath)
+        let nodata = reader.info.nodata.map { Float($0) }
         let area = PixelWindow(x: 0, y: 0, width: scene.width, height: scene.height)
         try BlockReader(reader).forEachWindow(in: area) { window, buffer in
             let plane = buffer.planeSize
             for i in 0..<plane {
+                if (0..<classes).contains(where: { buffer.values[$0 * plane + i].isNaN || buffer.values[$0 * plane + i] == nodata }) { continue }
                 var any = false
                 for c in 0..<classes {
                     let v = buffer.values[c * plane + i]

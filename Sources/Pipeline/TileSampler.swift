@@ -181,7 +181,12 @@ public struct TileSampler: Sendable {
                 if id >= 1 && Int(id) <= classes { targets[(Int(id) - 1) * plane + i] = 1 }
             }
         case .multiLabel:
+            let labelNodata = try readers.reader(source.labelPath).info.nodata.map { Float($0) }
             for i in 0..<plane {
+                if (0..<classes).contains(where: { labelBuffer.values[$0 * plane + i].isNaN || labelBuffer.values[$0 * plane + i] == labelNodata }) {
+                    labels[i] = ClassLegend.ignoreValue
+                    continue
+                }
                 var first: UInt8 = 0
                 for c in 0..<classes where labelBuffer.values[c * plane + i] > 0 {
                     targets[c * plane + i] = 1

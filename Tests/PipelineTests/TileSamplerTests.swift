@@ -148,15 +148,16 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
 }
 
 /// A TIFF mask with one band per class is multi-label: its training rows are counted per class,
-/// and a value other than 0, 1 or 255 anywhere (validation rows too) is refused at its pixel.
+/// its nodata value means no label, and a value other than 0, 1 or 255 anywhere (validation rows
+/// too) is refused at its pixel.
 @Test func multiLabelMasksAreCountedAndTheirValuesChecked() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
     try writeScene(folder.file("images/a.tif"), width: 8, height: 8) { _, x, y in Float(x + y) }
-    func writeMask(_ value: (Int, Int, Int) -> UInt8) throws {
+    func writeMask(nodata: Double? = nil, _ value: (Int, Int, Int) -> UInt8) throws {
         let writer = try TIFFWriter(path: folder.file("masks/a.tif"), width: 8, height: 8, bands: 5, sampleType: .uint8,
-                                    layout: .stripped(rowsPerStrip: 8), compression: .none)
+                                    layout: .stripped(rowsPerStrip: 8), compression: .none, nodata: nodata)
         var buffer = RasterBuffer(bands: 5, width: 8, height: 8)
         for c in 0..<5 { for y in 0..<8 { for x in 0..<8 { buffer[c, y, x] = Float(value(c, x, y)) } } }
         try writer.writeRows(buffer)
@@ -167,6 +168,10 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     let (_, cache) = try makeSampler(folder, tileSize: 8)
     // Six training rows of 8: 24 pixels of class 1, 16 of class 3 (8 of them also class 1), 16 of neither.
     #expect(cache.classPixelCounts == [16, 24, 0, 16, 0, 0])
+
+    // The mask's nodata value in any band: no label, neither counted nor refused.
+    try writeMask(nodata: 9) { c, x, y in x == 0 && y == 0 && c == 4 ? 9 : c == 0 && x < 4 ? 1 : c == 2 && y < 2 ? 255 : 0 }
+    #expect(try makeSampler(folder, tileSize: 8).1.classPixelCounts == [16, 23, 0, 15, 0, 0])
 
     try writeMask { c, x, y in c == 4 && x == 5 && y == 7 ? 7 : 0 }
     let error = #expect(throws: PipelineError.self) { try makeSampler(folder, tileSize: 8) }
