@@ -73,10 +73,11 @@ public struct SampleDataset: Sendable {
         if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw RasterError(path: directory, reason: "is a file, not a folder")
         }
+        // What a killed earlier run left (a scene of a large --size is large), before the space
+        // it takes is counted.
+        for folder in [images, masks] { AtomicFile.removeStaleTemporaries(in: folder) }
         try checkFreeSpace(directory: directory, images: images, masks: masks)
         for folder in [images, masks] {
-            // What a killed earlier run left (a scene of a large --size is large).
-            AtomicFile.removeStaleTemporaries(in: folder)
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
