@@ -13,12 +13,20 @@ public struct BlockReader {
 
     /// Calls `body` with each window of `area` and its samples, top to bottom, left to right.
     public func forEachWindow(in area: PixelWindow, _ body: (PixelWindow, RasterBuffer) throws -> Void) throws {
+        for window in windows(in: area) {
+            try body(window, try reader.readWindow(window))
+        }
+    }
+
+    /// The windows `forEachWindow` reads, in its order.
+    public func windows(in area: PixelWindow) -> [PixelWindow] {
         let info = reader.info
         let block = reader.blockSize
         let bandRows = max(1, min(block.height, Self.samplesPerWindow / max(info.bands * area.width, 1)))
         let rowsPerWindow = block.height <= bandRows ? block.height : bandRows
         let columnsPerWindow = min(area.width, max(block.width,
             (Self.samplesPerWindow / max(info.bands * rowsPerWindow, 1)) / block.width * block.width))
+        var windows: [PixelWindow] = []
         var y = area.y
         while y < area.y + area.height {
             let nextBoundary = (y / rowsPerWindow + 1) * rowsPerWindow
@@ -26,11 +34,11 @@ public struct BlockReader {
             var x = area.x
             while x < area.x + area.width {
                 let columns = min(columnsPerWindow, area.x + area.width - x)
-                let window = PixelWindow(x: x, y: y, width: columns, height: rows)
-                try body(window, try reader.readWindow(window))
+                windows.append(PixelWindow(x: x, y: y, width: columns, height: rows))
                 x += columns
             }
             y += rows
         }
+        return windows
     }
 }

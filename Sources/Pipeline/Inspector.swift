@@ -84,7 +84,12 @@ public enum Inspector {
     static func tiffStatistics(_ reader: TIFFReader, path: String, window: PixelWindow?) throws -> [BandStatistics] {
         let area = try checkedWindow(window, info: reader.info, path: path)
         var accumulator = BandStatisticsAccumulator(bands: reader.info.bands)
-        try BlockReader(reader).forEachWindow(in: area) { _, buffer in accumulator.add(buffer) }
+        // Read as Float64: the statistics are of the stored values, which for 32-bit integers
+        // and 64-bit floats Float32 would round or overflow.
+        for window in BlockReader(reader).windows(in: area) {
+            let samples = try reader.readWindowExactly(window)
+            accumulator.add(bands: samples.bands, values: samples.values)
+        }
         return accumulator.statistics
     }
 

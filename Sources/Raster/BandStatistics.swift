@@ -21,10 +21,20 @@ public struct BandStatisticsAccumulator: Sendable {
     }
 
     public mutating func add(_ buffer: RasterBuffer) {
-        precondition(buffer.bands == sums.count, "band count differs from the accumulator's")
-        let plane = buffer.planeSize
-        buffer.values.withUnsafeBufferPointer { all in
-            for band in 0..<buffer.bands {
+        accumulate(bands: buffer.bands, values: buffer.values)
+    }
+
+    /// Adds band-major samples, `values.count / bands` of each band (`TIFFReader.readWindowExactly`).
+    public mutating func add(bands: Int, values: [Double]) {
+        accumulate(bands: bands, values: values)
+    }
+
+    // Generic but private: specialised for each caller above, within this module.
+    private mutating func accumulate<Sample: BinaryFloatingPoint>(bands: Int, values: [Sample]) {
+        precondition(bands == sums.count, "band count differs from the accumulator's")
+        let plane = values.count / max(bands, 1)
+        values.withUnsafeBufferPointer { all in
+            for band in 0..<bands {
                 var lo = minimums[band], hi = maximums[band], sum = 0.0, n = 0
                 for value in all[(band * plane)..<((band + 1) * plane)] where !value.isNaN {
                     let v = Double(value)

@@ -111,6 +111,26 @@ public final class TIFFReader {
     /// Reads a window of a page as Float32, band-major: the stored sample values unscaled
     /// (palette images give indices, MinIsWhite is not inverted, JPEG YCbCr comes out as RGB).
     public func readWindow(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> RasterBuffer {
+        let (bands, values) = try readSamples(window, page: page, zero: Float(0)) { decoder, row, first, stride, count, output in
+            decoder.decode(row: row, first: first, stride: stride, count: count, into: output)
+        }
+        return RasterBuffer(bands: bands, width: window.width, height: window.height, values: values)
+    }
+
+    /// Reads a window of a page as Float64, band-major, as `readWindow` does: the stored values of
+    /// 32-bit integers and 64-bit floats, which Float32 rounds or overflows, come out exact.
+    public func readWindowExactly(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> (bands: Int, values: [Double]) {
+        try readSamples(window, page: page, zero: Double(0)) { decoder, row, first, stride, count, output in
+            decoder.decodeExactly(row: row, first: first, stride: stride, count: count, into: output)
+        }
+    }
+
+    /// Decodes the chunks under `window` of the page's bands and hands each row's part of each
+    /// band to `decode`.
+    private func readSamples<Sample>(
+        _ window: PixelWindow, page: Int, zero: Sample,
+        decode: (TIFFSampleDecoder, UnsafeRawPointer, Int, Int, Int, UnsafeMutablePointer<Sample>) -> Void
+    ) throws(RasterError) -> (bands: Int, values: [Sample]) {
         // Only errors from this read may explain its failure.
         messages.pointee.errorCount = 0
         let layout = try select(page: page)
@@ -140,7 +160,7 @@ public final class TIFFReader {
         }
         let scratch = try scratchBuffer(bytes: layout.chunkBytes)
 
-        var values = [Float](repeating: 0, count: layout.samplesPerPixel * window.pixelCount)
+        var values = [Sample](repeating: zero, count: layout.samplesPerPixel * window.pixelCount)
         try values.withUnsafeMutableBufferPointer { (output) throws(RasterError) in
             guard let out = output.baseAddress else { return }
             for plane in 0..<layout.planes {
@@ -158,18 +178,19 @@ public final class TIFFReader {
                             throw fail("\(layout.tiled ? "tile" : "strip") \(index) decoded to \(decoded) bytes, fewer than its \(rowsStored * layout.chunkRowBytes)")
                         }
                         copy(layout, chunk: UnsafeRawPointer(scratch), plane: plane, chunkRow: row,
-                             chunkColumn: column, window: window, into: out)
+                             chunkColumn: column, window: window, into: out, decode: decode)
                     }
                 }
             }
         }
-        return RasterBuffer(bands: layout.samplesPerPixel, width: window.width, height: window.height, values: values)
+        return (layout.samplesPerPixel, values)
     }
 
     /// Converts the part of one decoded chunk that falls inside the window.
-    private func copy(
+    private func copy<Sample>(
         _ layout: TIFFPageLayout, chunk: UnsafeRawPointer, plane: Int, chunkRow: Int, chunkColumn: Int,
-        window: PixelWindow, into out: UnsafeMutablePointer<Float>
+        window: PixelWindow, into out: UnsafeMutablePointer<Sample>,
+        decode: (TIFFSampleDecoder, UnsafeRawPointer, Int, Int, Int, UnsafeMutablePointer<Sample>) -> Void
     ) {
         let chunkX = chunkColumn * layout.chunkWidth
         let chunkY = chunkRow * layout.chunkHeight
@@ -187,8 +208,7 @@ public final class TIFFReader {
             let outputRow = (y - window.y) * window.width + (x0 - window.x)
             for band in bands {
                 let first = (x0 - chunkX) * stride + (separate ? 0 : band)
-                layout.decoder.decode(row: source, first: first, stride: stride, count: x1 - x0,
-                                      into: out + band * planeSize + outputRow)
+                decode(layout.decoder, source, first, stride, x1 - x0, out + band * planeSize + outputRow)
             }
         }
     }

@@ -84,10 +84,33 @@ enum TIFFSampleDecoder: Sendable, Equatable {
         }
     }
 
+    /// As `decode`, to Float64: exact for every stored type but the 64-bit integers beyond 2^53
+    /// (`inspect --stats` reports stored values; 32-bit integers and 64-bit floats do not fit a
+    /// Float32).
+    func decodeExactly(
+        row: UnsafeRawPointer, first: Int, stride: Int, count: Int,
+        into output: UnsafeMutablePointer<Double>
+    ) {
+        switch self {
+        case .uint32: Self.copy(UInt32.self, row, first, stride, count, output) { Double($0) }
+        case .int32: Self.copy(Int32.self, row, first, stride, count, output) { Double($0) }
+        case .uint64: Self.copy(UInt64.self, row, first, stride, count, output) { Double($0) }
+        case .int64: Self.copy(Int64.self, row, first, stride, count, output) { Double($0) }
+        case .float64: Self.copy(Double.self, row, first, stride, count, output) { $0 }
+        case .packedUnsigned, .packedSigned, .uint8, .int8, .uint16, .int16, .float16, .float32:
+            // Exact in Float32 already.
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { buffer in
+                guard let floats = buffer.baseAddress else { return }
+                decode(row: row, first: first, stride: stride, count: count, into: floats)
+                for i in 0..<count { output[i] = Double(floats[i]) }
+            }
+        }
+    }
+
     @inline(__always)
-    private static func copy<T>(
+    private static func copy<T, Output>(
         _ type: T.Type, _ row: UnsafeRawPointer, _ first: Int, _ stride: Int, _ count: Int,
-        _ output: UnsafeMutablePointer<Float>, _ convert: (T) -> Float
+        _ output: UnsafeMutablePointer<Output>, _ convert: (T) -> Output
     ) {
         let size = MemoryLayout<T>.size
         for i in 0..<count {

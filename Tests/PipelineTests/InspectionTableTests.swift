@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 import Testing
 @testable import Pipeline
 
@@ -12,4 +13,41 @@ import Testing
     let rows = InspectionTable().rows(for: inspection)
     #expect(rows.last == "  band 1\tmin inf\tmax inf\tmean inf")
     #expect(inspection.json.serialized.contains("\"stats\": [{\"min\": null, \"max\": null, \"mean\": null}]"))
+}
+
+/// A one-band, one-strip, uncompressed little-endian TIFF of `samples`' bytes, built by hand:
+/// `TIFFWriter` takes Float32 rows, which cannot hold these values.
+private func writeWideTIFF(_ path: String, width: Int, height: Int, bits: Int, format: UInt16, samples: [UInt8]) throws {
+    var bytes: [UInt8] = Array("II".utf8) + [42, 0, 8, 0, 0, 0]
+    func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+    let entries: [(UInt16, UInt16, UInt32)] = [  // tag, type (3 short, 4 long), value
+        (256, 4, UInt32(width)), (257, 4, UInt32(height)), (258, 3, UInt32(bits)), (259, 3, 1), (262, 3, 1),
+        (273, 4, UInt32(8 + 2 + 12 * 10 + 4)), (277, 3, 1), (278, 4, UInt32(height)), (279, 4, UInt32(samples.count)),
+        (339, 3, UInt32(format)),
+    ]
+    append(UInt16(entries.count))
+    for (tag, type, value) in entries {
+        append(tag)
+        append(type)
+        append(UInt32(1))
+        if type == 3 { append(UInt16(value)); append(UInt16(0)) } else { append(value) }
+    }
+    append(UInt32(0))
+    try Data(bytes + samples).write(to: URL(fileURLWithPath: path))
+}
+
+/// `--stats` reports stored values: a uint32 band's exact extremes and a float64 band beyond
+/// Float32's range, which a Float32 read would round or turn into an infinity.
+@Test func statisticsAreOfTheStoredValuesOfWideTypes() throws {
+    let folder = try TemporaryDirectory()
+    let integers: [UInt32] = [4_293_898_007, 4_293_898_001, 7, 9]
+    let floats: [Double] = [1e300, -2e300, 0.5, 1e-300]
+    try writeWideTIFF(folder.file("u32.tif"), width: 2, height: 2, bits: 32, format: 1,
+                      samples: integers.flatMap { value in withUnsafeBytes(of: value.littleEndian) { Array($0) } })
+    try writeWideTIFF(folder.file("f64.tif"), width: 2, height: 2, bits: 64, format: 3,
+                      samples: floats.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } })
+    let u32 = try #require(Inspector.inspect(path: folder.file("u32.tif"), statistics: true).statistics?.first)
+    #expect(u32.min == 7 && u32.max == 4_293_898_007 && u32.mean == integers.map(Double.init).reduce(0, +) / 4)
+    let f64 = try #require(Inspector.inspect(path: folder.file("f64.tif"), statistics: true).statistics?.first)
+    #expect(f64.min == -2e300 && f64.max == 1e300)
 }

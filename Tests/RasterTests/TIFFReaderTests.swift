@@ -313,6 +313,39 @@ func maximumDifference(_ a: RasterBuffer, _ b: RasterBuffer) -> Float {
         #expect(reader.geoReference == GeoReference())
     }
 
+    /// Float32 rounds 32-bit integers and overflows on large 64-bit floats; the exact read keeps
+    /// the stored values, in every layout, and agrees with the Float32 read where that is exact.
+    @Test func exactReadsKeepThirtyTwoBitIntegersAndSixtyFourBitFloats() throws {
+        let folder = try TemporaryFolder()
+        let cases: [(format: UInt16, bits: Int, base: Double)] = [
+            (1, 32, 4_293_898_007), (2, 32, -2_147_483_000), (3, 64, 1e300), (2, 64, -9_007_199_254_740_000), (1, 16, 60_000),
+        ]
+        for (format, bits, base) in cases {
+            for (planar, tile) in [(PlanarLayout.contiguous, false), (.separate, true)] {
+                var fixture = TIFFFixture()
+                fixture.sampleFormat = format
+                fixture.bitsPerSample = bits
+                fixture.bands = 2
+                fixture.planar = planar
+                if tile { fixture.tile = (16, 16) }
+                fixture.value = { _, band, x, y in base + Double(band * 1000 + y * 37 + x) * (format == 3 ? 1e290 : 1) }
+                let path = folder.file("exact-\(format)-\(bits)-\(planar).tif")
+                try fixture.write(to: path)
+                let reader = try TIFFReader(path: path)
+                let window = PixelWindow(x: 3, y: 2, width: 30, height: 20)
+                let exact = try reader.readWindowExactly(window)
+                #expect(exact.bands == 2)
+                var expected: [Double] = []
+                for band in 0..<2 {
+                    for y in 2..<22 { for x in 3..<33 { expected.append(fixture.value(0, band, x, y)) } }
+                }
+                #expect(exact.values == expected, "\(format) \(bits) \(planar)")
+                let rounded = try reader.readWindow(window).values
+                #expect(rounded == expected.map { Float($0) }, "\(format) \(bits) \(planar)")
+            }
+        }
+    }
+
     /// Ignoring a nodata value that does not parse would treat the file's fill pixels as data.
     @Test func unparsableGDALNodataIsRefused() throws {
         let folder = try TemporaryFolder()
