@@ -21,10 +21,13 @@ public enum NormalizationStatistics {
     public static func compute(mode: Normalization.Mode, regions: [Region], bands: Int) throws -> Normalization {
         switch mode {
         case .none:
+            // Nothing to measure: only that every band has a sample, which the first windows
+            // usually show.
             var found = [Bool](repeating: false, count: bands)
-            try forEachSample(regions, bands: bands) { band, values in
+            try forSamples(regions, bands: bands, while: { band, values in
                 if !values.isEmpty { found[band] = true }
-            }
+                return !found.allSatisfy { $0 }
+            })
             try requireSamples(found, regions)
             return .identity(bands: bands)
         case .zscore:
@@ -123,6 +126,15 @@ public enum NormalizationStatistics {
     /// Calls `body(band, samples)` for every window's valid samples of each band.
     static func forEachSample(_ regions: [Region], bands: Int,
                               _ body: (Int, UnsafeBufferPointer<Float>) -> Void) throws {
+        try forSamples(regions, bands: bands, while: { band, values in
+            body(band, values)
+            return true
+        })
+    }
+
+    /// As `forEachSample`, until `body` returns false.
+    static func forSamples(_ regions: [Region], bands: Int,
+                           while body: (Int, UnsafeBufferPointer<Float>) -> Bool) throws {
         var valid = [Float]()
         for region in regions {
             let reader = try TIFFReader(path: region.path)
@@ -130,17 +142,21 @@ public enum NormalizationStatistics {
                 throw PipelineError(path: region.path, reason: "has \(reader.info.bands) bands, expected \(bands)")
             }
             let nodata = reader.info.nodata.map { Float($0) }
-            try BlockReader(reader).forEachWindow(in: region.area) { _, buffer in
+            for window in BlockReader(reader).windows(in: region.area) {
+                let buffer = try reader.readWindow(window)
                 let plane = buffer.planeSize
-                buffer.values.withUnsafeBufferPointer { all in
+                let more = buffer.values.withUnsafeBufferPointer { all in
+                    var more = true
                     for band in 0..<bands {
                         valid.removeAll(keepingCapacity: true)
                         for v in all[(band * plane)..<((band + 1) * plane)] where !Normalization.isMissing(v, nodata: nodata) {
                             valid.append(v)
                         }
-                        valid.withUnsafeBufferPointer { body(band, $0) }
+                        more = valid.withUnsafeBufferPointer { body(band, $0) } && more
                     }
+                    return more
                 }
+                if !more { return }
             }
         }
     }
