@@ -1,16 +1,11 @@
 import Foundation
 
-/// Names of files written under a temporary name and renamed into place:
-/// `.NAME.tmp-PID@HOST-TOKEN.RANDOM` beside the destination, TOKEN being fixed for the process.
-/// A leftover can be traced to its process and machine, so a sweep removes only those of dead
-/// processes on this machine, never a live write of another machine sharing the folder (shards
-/// on a shared volume), and those nobody has written to for `abandonedAfter`.
+/// Names of files written under a temporary name and renamed into place: `.NAME.tmp-PID@HOST-RANDOM`
+/// beside the destination. A leftover can be traced to its process and machine, so a sweep
+/// removes only those of dead processes on this machine, never a live write of another machine
+/// sharing the folder (shards on a shared volume), and those nobody has written to for
+/// `abandonedAfter`.
 public enum TemporaryFileName {
-    /// Random, fixed for this process: a leftover with this process's PID but another token is
-    /// not this process's, though its writer may still run (two containers sharing a host name
-    /// are both PID 1), so only `abandonedAfter` removes it.
-    public static let processToken = String(format: "%08x", UInt32.random(in: 0...UInt32.max))
-
     /// A temporary file untouched this long is abandoned, whichever machine wrote it: writers
     /// append as they go, and no output takes a day. Without this, leftovers of machines that
     /// are gone (every pod has a new host name) would stay for ever.
@@ -28,7 +23,7 @@ public enum TemporaryFileName {
     /// A fresh temporary path for writing `path`.
     public static func beside(_ path: String) -> String {
         let url = URL(fileURLWithPath: path)
-        let suffix = ".tmp-\(getpid())@\(host)-\(processToken).\(UInt32.random(in: 0...UInt32.max))"
+        let suffix = ".tmp-\(getpid())@\(host)-\(UInt32.random(in: 0...UInt32.max))"
         // A name that fits the file system's 255 bytes may not with the suffix: shorten the
         // name, which is only there for a reader of the folder.
         var name = url.lastPathComponent
@@ -52,9 +47,8 @@ public enum TemporaryFileName {
         if afterPID.hasPrefix("@") {
             guard let end = afterPID.lastIndex(of: "-"), afterPID[afterPID.index(after: afterPID.startIndex)..<end] == host else { return false }
         }
-        // This process's PID with another token: an earlier holder of the PID, or a live process
-        // of another container with this host name; only its age can tell.
-        if pid == getpid() { return false }
+        // A PID that runs may be a live writer's: in containers every run is PID 1, so two sharing
+        // a host name cannot tell each other's files from an earlier run's; only age can.
         return !isRunning(pid)
     }
 

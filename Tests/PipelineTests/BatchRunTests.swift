@@ -86,7 +86,7 @@ import Testing
     let host = TemporaryFileName.host
     // A dead process's files on another machine sharing the folder may be a live write there: kept.
     // One a day old is abandoned wherever it was written.
-    let ours = ".other.tif.tmp-\(getpid())@\(host)-\(TemporaryFileName.processToken).3"
+    let ours = ".other.tif.tmp-\(getpid())@\(host)-3"
     let names = [".s0.png.tmp-\(dead)-1", ".segpipe-manifest.json.tmp-\(dead)@\(host)-2", ".s0.png.0F1E.tmp", ".dat.nosync12.ab",
                  ours, ".report.json.tmp-\(dead)@elsewhere-4", ".old.png.tmp-\(dead)@elsewhere-5"]
     for name in names { _ = FileManager.default.createFile(atPath: "\(maps)/\(name)", contents: Data([1])) }
