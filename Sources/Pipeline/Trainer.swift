@@ -30,13 +30,8 @@ public struct Trainer {
         try prepareOutputFolder()
         let lock = try lockModel()
         defer { withExtendedLifetime(lock) {} }
-        let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
-        // The network's output channel k is class id k + 1; background (0) is "no class".
-        let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
+        let (legend, foreground) = try trainingLegend()
         let classes = foreground.count
-        guard classes >= 1, foreground.map({ Int($0.id) }) == Array(1...classes) else {
-            throw PipelineError(path: options.legendPath ?? "", reason: "class ids must run 1, 2, ... without gaps for training (background is 0)")
-        }
         // Resuming where there is nothing to resume starts a new run, so that `resume: true` is the
         // one setting an unattended job needs: the first run trains, a killed one continues, a
         // finished one does nothing.
@@ -242,15 +237,11 @@ public struct Trainer {
     /// sizes and bands, the held-out scene names, the number of class weights. A pipeline's check
     /// runs this before anything runs; the masks' labels are read by the run itself.
     public func inputProblems() -> [(option: String, message: String)] {
-        let legend: ClassLegend
+        let foreground: [ClassLegend.Entry]
         do {
-            legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
+            foreground = try trainingLegend().foreground
         } catch {
             return [("legend", "\(error)")]
-        }
-        let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
-        guard !foreground.isEmpty, foreground.map({ Int($0.id) }) == Array(1...foreground.count) else {
-            return [("legend", "class ids must run 1, 2, ... without gaps for training (background is 0)")]
         }
         var problems: [(option: String, message: String)] = []
         if let weights = options.classWeights, weights.count != foreground.count {
@@ -269,6 +260,17 @@ public struct Trainer {
             problems.append(("images", "\(error)"))
         }
         return problems
+    }
+
+    /// The legend and its classes but background, whose ids must run 1, 2, ...: the network's
+    /// output channel k is class id k + 1, and background (0) is "no class".
+    func trainingLegend() throws -> (legend: ClassLegend, foreground: [ClassLegend.Entry]) {
+        let legend = try options.legendPath.map { try ClassLegend.load(path: $0) } ?? ClassLegend.default
+        let foreground = legend.classes.filter { $0.id != ClassLegend.backgroundID }
+        guard !foreground.isEmpty, foreground.map({ Int($0.id) }) == Array(1...foreground.count) else {
+            throw PipelineError(path: options.legendPath ?? "", reason: "class ids must run 1, 2, ... without gaps for training (background is 0)")
+        }
+        return (legend, foreground)
     }
 
     func firstSceneBands() throws -> (bands: Int, source: String) {
