@@ -18,12 +18,13 @@ public enum StandardStreams {
         signal(SIGPIPE, SIG_IGN)
     }
 
-    /// Writes `text` whole, unbuffered, to `descriptor`; a failure (a full disk, a closed pipe)
-    /// drops the text: the log is not worth the run.
-    public static func write(_ text: String, to descriptor: Int32) {
+    /// Writes `text` whole, unbuffered, to `descriptor`. Returns the errno of a failure (a full
+    /// disk, a closed pipe), or nil; a log drops the text: the log is not worth the run.
+    @discardableResult
+    public static func write(_ text: String, to descriptor: Int32) -> Int32? {
         var bytes = Array(text.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
-            guard let base = buffer.baseAddress else { return }
+        return bytes.withUnsafeMutableBytes { buffer -> Int32? in
+            guard let base = buffer.baseAddress else { return nil }
             var offset = 0
             while offset < buffer.count {
                 let written = Foundation.write(descriptor, base + offset, buffer.count - offset)
@@ -32,9 +33,10 @@ public enum StandardStreams {
                 } else if written < 0 && errno == EINTR {
                     continue
                 } else {
-                    return
+                    return written < 0 ? errno : EIO
                 }
             }
+            return nil
         }
     }
 }

@@ -32,9 +32,9 @@ struct Bench: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try printProduct(String(decoding: try encoder.encode(result), as: UTF8.self))
         } else {
-            print(result.summary)
+            try printProduct(result.summary)
         }
     }
 }

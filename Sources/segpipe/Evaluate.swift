@@ -51,7 +51,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         let evaluator = try Evaluator(legendPath: legend, truthSuffix: truthSuffix)
         let report = try evaluator.evaluate(predictions: predictions, truth: truth)
-        print(json ? report.json.serialized : report.table)
+        try printProduct(json ? report.json.serialized : report.table)
         for failure in report.failures { printError("segpipe evaluate: \(failure.message)") }
         if !report.failures.isEmpty { throw ExitCode(ExitStatus.failure) }
     }

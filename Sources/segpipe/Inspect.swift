@@ -34,14 +34,14 @@ struct Inspect: ParsableCommand {
         let area = window.flatMap(Inspector.parseWindow)
         var failed = false
         let table = InspectionTable()
-        if !json { print(table.header) }
+        if !json { try printProduct(table.header) }
         for path in files {
             let inspection = Inspector.inspect(path: path, statistics: stats, window: area)
             failed = failed || !inspection.succeeded
             if json {
-                print(inspection.json.serialized)
+                try printProduct(inspection.json.serialized)
             } else {
-                print(table.rows(for: inspection).joined(separator: "\n"))
+                try printProduct(table.rows(for: inspection).joined(separator: "\n"))
             }
         }
         if failed { throw ExitCode(ExitStatus.failure) }

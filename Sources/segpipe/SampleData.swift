@@ -35,7 +35,7 @@ struct SampleData: ParsableCommand {
         guard let (width, height) = SampleDataset.parseSize(size) else { throw ExitCode(ExitStatus.usage) }
         let dataset = SampleDataset(sceneCount: scenes, width: width, height: height, seed: seed)
         for written in try dataset.write(to: out) {
-            print(written)
+            try printProduct(written)
         }
     }
 }

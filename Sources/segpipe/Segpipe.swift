@@ -66,6 +66,15 @@ enum SegpipeMain {
     }
 }
 
+/// Prints a line of a command's product (inspect, evaluate, bench, sample-data) on standard
+/// output: unlike a log line, output lost to a full disk fails the command. A reader that went
+/// away (`| head`) ends it quietly.
+func printProduct(_ line: String) throws {
+    guard let failure = StandardStreams.write(line + "\n", to: STDOUT_FILENO) else { return }
+    if failure != EPIPE { printError("segpipe: cannot write the standard output (\(String(cString: strerror(failure))))") }
+    throw ExitCode(ExitStatus.failure)
+}
+
 func printError(_ message: String) {
     var line = message
     if !line.hasSuffix("\n") { line += "\n" }

@@ -93,6 +93,20 @@ import Testing
         }
     }
 
+    /// Where standard output is the product (inspect, evaluate), losing it to a full disk fails
+    /// the command, unlike a log line.
+    @Test func aProductLostToAFullDiskFailsTheCommand() throws {
+        let fixture = try BatchFixture(scenes: 1, size: 64)
+        let scene = fixture.folder.file("scenes/s0.tif")
+        let (status, text) = try SegpipeProcess("/bin/bash", ["-c", "exec \"$0\" inspect --json --stats \"$1\" >/dev/full", segpipe, scene],
+                                                in: fixture.folder).finish()
+        #expect(status == 1, "\(text)")
+        #expect(text.hasPrefix("segpipe: cannot write the standard output"), "\(text)")
+        let (ok, _) = try SegpipeProcess("/bin/bash", ["-c", "exec \"$0\" inspect --json \"$1\" >/dev/null", segpipe, scene],
+                                         in: fixture.folder).finish()
+        #expect(ok == 0)
+    }
+
     /// A negative number after an option is its value, checked by segpipe, not a missing value.
     @Test func negativeOptionValuesReachSegpipesOwnChecks() throws {
         let fixture = try BatchFixture(scenes: 1, size: 64)

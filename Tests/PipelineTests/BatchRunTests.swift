@@ -318,6 +318,15 @@ final class LockedLines: Sendable {
     alias.inputs = [fixture.folder.file("alias")]
     #expect(try BatchPrediction(job: alias).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == ["s0.tif"])
 
+    // A link re-pointed to another day's folder is the same input with new content: redone.
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("day2"), withIntermediateDirectories: true)
+    try randomScene(fixture.folder.file("day2/s0.tif"), width: 64, height: 64, seed: 557)
+    try FileManager.default.removeItem(atPath: fixture.folder.file("alias"))
+    try FileManager.default.createSymbolicLink(atPath: fixture.folder.file("alias"), withDestinationPath: fixture.folder.file("day2"))
+    #expect(try BatchPrediction(job: alias).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == ["s0.tif"])
+    try FileManager.default.removeItem(atPath: fixture.folder.file("alias"))
+    #expect(try fixture.run().scenes(.done) == ["s0.tif"])
+
     // Moved: the same content elsewhere is skipped and adopted; a later edit there is redone.
     try FileManager.default.moveItem(atPath: fixture.folder.file("scenes"), toPath: fixture.folder.file("moved"))
     var moved = fixture.job()
@@ -325,4 +334,19 @@ final class LockedLines: Sendable {
     #expect(try BatchPrediction(job: moved).run(log: RunLog(level: .quiet) { _, _ in }).skipped == 2)
     try randomScene(fixture.folder.file("moved/s1.tif"), width: 64, height: 64, seed: 777)
     #expect(try BatchPrediction(job: moved).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.done) == ["s1.tif"])
+}
+
+/// A scene whose output name would not fit the file system fails before it is predicted, not
+/// after (it used to be predicted whole on every run, then refused at the rename).
+@Test func anOutputNameTooLongFailsBeforePredicting() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let long = String(repeating: "n", count: 250)
+    try FileManager.default.copyItem(atPath: fixture.folder.file("scenes/s0.tif"), toPath: fixture.folder.file("scenes/\(long).tif"))
+    var job = fixture.job()
+    job.options.writeProbabilities = true
+    let report = try BatchPrediction(job: job).run(log: RunLog(level: .quiet) { _, _ in })
+    #expect(report.scenes(.done) == ["s0.tif"])
+    let failed = try #require(report.scenes.first { $0.status == .failed })
+    #expect(failed.error == "its output \(long).prob.tif would be a name longer than the file system's 255 bytes")
+    #expect(failed.seconds == 0)
 }
