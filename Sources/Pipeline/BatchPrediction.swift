@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// The predict stage of `segpipe run`: an incremental, locked, shardable batch over a folder.
 ///
@@ -38,7 +39,7 @@ public struct BatchPrediction {
     /// shard that cannot be predicted because an earlier scene makes the same outputs (each run
     /// reports them as failed and predicts the rest). Throws when an input cannot be listed.
     public func scenes() throws -> (scenes: [(key: String, path: String)], collisions: [PipelineError]) {
-        let list = Predictor.sceneList(job.inputs)
+        let list = Predictor.sceneList(job.inputs, longestOutputSuffix: job.options.writeProbabilities ? ".prob.tif" : ".png")
         if let problem = list.unreadable.first { throw problem }
         let scenes = list.scenes.map { (key: ($0 as NSString).lastPathComponent, path: $0) }.filter { shard.contains($0.key) }
         let collisions = list.collisions.filter { shard.contains(($0.path as NSString).lastPathComponent) }
@@ -73,9 +74,10 @@ public struct BatchPrediction {
             + "output folder, or delete \(record.outputs.joined(separator: ", ")) to predict this one here"
     }
 
-    /// The input's path as the manifest records it: absolute, links resolved, so that another
-    /// spelling of one file (a linked project folder) is the same source.
-    static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path }
+    /// The input's path as the manifest records it: absolute, as the inputs spell it. Links are
+    /// kept: `latest -> 2026-11-30/` re-pointed each night is one input whose content changed.
+    /// Another spelling of one file (a linked project folder) is told apart by `fileIdentity`.
+    static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     /// Device and inode of the file at `path`, following links; nil when there is none.
     static func fileIdentity(_ path: String) -> [UInt64]? {

@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// Runs the stages of a pipeline file in order (`segpipe run`).
 ///
@@ -112,8 +113,9 @@ public struct PipelineRunner {
                     throw RunInterrupted(stage: stage.name, continuesNextRun: false)
                 }
                 if let reportPath = job.reportPath {
-                    try FileManager.default.createDirectory(atPath: (reportPath as NSString).deletingLastPathComponent,
-                                                            withIntermediateDirectories: true)
+                    let reportFolder = (reportPath as NSString).deletingLastPathComponent
+                    try FileManager.default.createDirectory(atPath: reportFolder, withIntermediateDirectories: true)
+                    AtomicFile.removeStaleTemporaries(in: reportFolder)
                     try AtomicFile.write(Data(report.json.serialized.utf8), to: reportPath)
                     log.info("\(stage.name): wrote \(reportPath)")
                 }

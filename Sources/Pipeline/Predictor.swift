@@ -81,14 +81,18 @@ public final class Predictor {
 
     /// Creates the output folder and takes its `.segpipe.lock` shared: several `segpipe predict`
     /// may write to one folder, but not while a `segpipe run` holds it (exclusively), and a run
-    /// cannot start while one is writing. Throws `RunLockBusy` when a run holds it.
+    /// cannot start while one is writing. Then removes what killed runs left there (temporary
+    /// files of dead processes of this machine, and day-old ones). Throws `RunLockBusy` when a
+    /// run holds it.
     public static func lockOutputFolder(_ folder: String) throws -> RunLock {
         do {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         } catch {
             throw PipelineError(path: folder, reason: "cannot create the output folder (\(error.localizedDescription))")
         }
-        return try RunLock(path: (folder as NSString).appendingPathComponent(".segpipe.lock"), mode: .shared)
+        let lock = try RunLock(path: (folder as NSString).appendingPathComponent(".segpipe.lock"), mode: .shared)
+        AtomicFile.removeStaleTemporaries(in: folder)
+        return lock
     }
 
     /// The scenes named by some arguments, and what cannot be predicted.
@@ -96,18 +100,25 @@ public final class Predictor {
         public var scenes: [String] = []
         /// Missing paths and folders that cannot be listed.
         public var unreadable: [PipelineError] = []
-        /// Scenes whose outputs would overwrite an earlier scene's (`a/x.tif` and `b/x.tif` both
-        /// make `x.png`).
+        /// Scenes whose outputs cannot be written: they would overwrite an earlier scene's
+        /// (`a/x.tif` and `b/x.tif` both make `x.png`), or their names would not fit the file
+        /// system (found now, not after the scene is predicted).
         public var collisions: [PipelineError] = []
         public var problems: [PipelineError] { unreadable + collisions }
     }
 
     /// The scenes named by the arguments: files as given, folders expanded to their TIFFs, sorted.
-    public static func sceneList(_ arguments: [String]) -> SceneList {
+    /// `longestOutputSuffix` is that of the longest output name a scene gets (".prob.tif" when
+    /// probabilities are written).
+    public static func sceneList(_ arguments: [String], longestOutputSuffix: String = ".png") -> SceneList {
         var list = SceneList()
         var stems: [String: String] = [:]
         func add(_ path: String) {
             let stem = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            if (stem + longestOutputSuffix).utf8.count > 255 {
+                list.collisions.append(PipelineError(path: path, reason: "its output \(stem)\(longestOutputSuffix) would be a name longer than the file system's 255 bytes"))
+                return
+            }
             if let earlier = stems[stem] {
                 list.collisions.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
                 return

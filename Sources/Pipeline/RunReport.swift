@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// `run-report.json` (or `run-report-shard-I-of-N.json`): what one batch prediction run did.
 public struct RunReport: Codable, Sendable {

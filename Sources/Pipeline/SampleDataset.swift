@@ -114,13 +114,14 @@ public struct SampleDataset: Sendable {
             }
         }
         let needed = Int64(estimatedBytes)
-        guard needed <= free + replaced else {
-            throw PipelineError(path: directory, reason: "\(sceneCount) scenes of \(width)×\(height) need about \(Self.gigabytes(needed)) and the file system has \(Self.gigabytes(free + replaced)) free")
+        // A tenth more: the estimate is an average, and a disk filled to the last byte helps nobody.
+        guard needed <= (free + replaced) - (free + replaced) / 11 else {
+            throw PipelineError(path: directory, reason: "\(sceneCount) scene\(sceneCount == 1 ? "" : "s") of \(width)×\(height) need about \(Self.size(needed)) and the file system has \(Self.size(free + replaced)) free")
         }
     }
 
-    static func gigabytes(_ bytes: Int64) -> String {
-        String(format: "%.1f GB", Double(bytes) / 1e9)
+    static func size(_ bytes: Int64) -> String {
+        bytes >= 1_000_000_000 ? String(format: "%.1f GB", Double(bytes) / 1e9) : String(format: "%.1f MB", Double(bytes) / 1e6)
     }
 
     func writeScene(index: Int, imagePath: String, maskPath: String) throws {

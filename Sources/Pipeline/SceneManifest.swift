@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// The batch manifest of an output folder: what each input scene was when its outputs were made.
 ///

@@ -30,6 +30,7 @@ public struct Trainer {
         try prepareOutputFolder()
         let lock = try lockModel()
         defer { withExtendedLifetime(lock) {} }
+        removeLeftovers()
         let (legend, foreground) = try trainingLegend()
         let classes = foreground.count
         // Resuming where there is nothing to resume starts a new run, so that `resume: true` is the
@@ -254,6 +255,9 @@ public struct Trainer {
             for name in options.validationScenes where !dataset.scenes.contains(where: { $0.name == name }) {
                 problems.append(("validation-scenes", "--validation-scenes: '\(name)' is not a scene in \(options.images)"))
             }
+            if !options.validationScenes.isEmpty, dataset.scenes.allSatisfy({ options.validationScenes.contains($0.name) }) {
+                problems.append(("validation-scenes", "--validation-scenes holds out every scene; none is left to train on"))
+            }
         } catch let found as DatasetProblems {
             problems += found.problems.map { ("masks", $0) }
         } catch {
@@ -325,6 +329,20 @@ public struct Trainer {
         } catch var busy as RunLockBusy {
             busy.activity = "training \(options.output)"
             throw busy
+        }
+    }
+
+    /// Removes what killed runs left beside the model: temporary files of dead processes, and the
+    /// model writer's `.MODEL.safetensors.PID.N.tmp` of this model and its checkpoint, which,
+    /// with the model locked, no other run can be writing.
+    func removeLeftovers() {
+        let folder = (options.output as NSString).deletingLastPathComponent
+        let path = folder.isEmpty ? "." : folder
+        AtomicFile.removeStaleTemporaries(in: path)
+        let prefixes = [options.output, lastCheckpointPath].map { "." + ($0 as NSString).lastPathComponent + "." }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        for name in names where name.hasSuffix(".tmp") && prefixes.contains(where: name.hasPrefix) {
+            unlink((path as NSString).appendingPathComponent(name))
         }
     }
 

@@ -55,7 +55,10 @@ public struct TrainingOptions: Sendable {
         if !(0.0..<1.0).contains(validationFraction) { found.append("--validation-fraction must be in [0, 1)") }
         if !(0.0...1.0).contains(rareClassProbability) { found.append("--oversample-rare must be in [0, 1]") }
         if loaderThreads < 1 || loaderThreads > 64 { found.append("--loader-threads must be between 1 and 64") }
-        if let classWeights, !classWeights.contains(where: { $0 > 0 }) {
+        // The loss weighs in Float32: what rounds to zero there is zero, and what overflows is infinite.
+        if let classWeights, classWeights.contains(where: { !Float($0).isFinite }) {
+            found.append("--class-weights must each be below \(Float.greatestFiniteMagnitude)")
+        } else if let classWeights, !classWeights.contains(where: { Float($0) > 0 }) {
             found.append("--class-weights are all zero, so the loss would be zero and nothing would be learnt")
         }
         // The network's own rules, spelled as this command's options.

@@ -1,13 +1,13 @@
 import Foundation
-import Raster
 
-/// Writes small files (manifests, reports) so that readers only ever see a whole old or a whole
-/// new version, and removes the temporary files that killed runs leave behind.
+/// Writes small files (manifests, reports, world files, legends) so that readers only ever see a
+/// whole old or a whole new version, and removes the temporary files that killed runs leave
+/// behind.
 ///
 /// The temporary name is `TemporaryFileName.beside(_:)`, the scheme `TIFFWriter` uses too, so a
 /// leftover can be traced to its (dead) process and its machine.
 public enum AtomicFile {
-    public static func write(_ data: Data, to path: String) throws {
+    public static func write(_ data: Data, to path: String) throws(RasterError) {
         let temporary = TemporaryFileName.beside(path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw failure(path, "cannot create \(temporary)") }
@@ -36,8 +36,8 @@ public enum AtomicFile {
         }
     }
 
-    static func failure(_ path: String, _ what: String) -> PipelineError {
-        PipelineError(path: path, reason: "\(what) (\(String(cString: strerror(errno))))")
+    static func failure(_ path: String, _ what: String) -> RasterError {
+        RasterError(path: path, reason: "\(what) (\(String(cString: strerror(errno))))")
     }
 
     /// Removes the temporary files in `folder` that nobody will finish: those of processes of

@@ -94,11 +94,7 @@ extension ClassLegend: Codable {
         case .json: text = jsonText
         case .yaml: text = yamlText
         }
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw RasterError(path: path, reason: "cannot write the legend: \(error.localizedDescription)")
-        }
+        try AtomicFile.write(Data(text.utf8), to: path)
     }
 
     /// One class per line, so a person can edit it.

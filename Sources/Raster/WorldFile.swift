@@ -20,11 +20,9 @@ public enum WorldFile {
         guard let text = geoReference.worldFileText else {
             throw RasterError(path: worldPath, reason: "the source is not georeferenced, so there is no world file to write")
         }
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: worldPath), options: .atomic)
-        } catch {
-            throw RasterError(path: worldPath, reason: "cannot write the world file: \(error.localizedDescription)")
-        }
+        // Not Foundation's atomic write: its temporary name (.dat.nosync…) cannot be traced to
+        // its writer, so a killed run's would stay for ever.
+        try AtomicFile.write(Data(text.utf8), to: worldPath)
         return worldPath
     }
 }

@@ -49,7 +49,7 @@ struct Predict: ParsableCommand {
         options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)
-        let list = Predictor.sceneList(inputs)
+        let list = Predictor.sceneList(inputs, longestOutputSuffix: probabilities ? ".prob.tif" : ".png")
         let (scenes, problems) = (list.scenes, list.problems)
         if scenes.isEmpty && problems.isEmpty {
             printError("segpipe predict: no .tif or .tiff scenes in \(inputs.joined(separator: ", "))")
@@ -63,8 +63,6 @@ struct Predict: ParsableCommand {
             throw ExitCode(ExitStatus.locked)
         }
         defer { withExtendedLifetime(lock) {} }
-        // What killed runs left: only dead processes' temporary files of this machine.
-        AtomicFile.removeStaleTemporaries(in: out)
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
         var networkSeconds = 0.0

@@ -346,6 +346,9 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         "p.yml:4:12: \(folder.file("images/scene2.tif")): no mask scene2_mask.png or .tif in \(folder.file("masks"))",
         "p.yml:8:20: 'class-weights' has 2 entries for the legend's 5 classes",
     ])
+    let allHeldOut = text.replacingOccurrences(of: "    mask-suffix: _mask\n", with: "")
+        .replacingOccurrences(of: "[scene7]", with: "[scene1, scene2]").replacingOccurrences(of: "[1, 2]", with: "[1, 1, 1, 1, 1]")
+    #expect(problem(allHeldOut, in: folder) == "p.yml:6:24: 'validation-scenes' holds out every scene; none is left to train on")
     let fixed = text.replacingOccurrences(of: "    mask-suffix: _mask\n", with: "")
     #expect(problem(fixed, in: folder).split(separator: "\n").map(String.init) == [
         "p.yml:6:24: 'validation-scenes': 'scene7' is not a scene in \(folder.file("images"))",

@@ -190,6 +190,10 @@ final class StopAfter: Sendable {
     var options = TrainingOptions(images: "i", masks: "m", output: "o.safetensors")
     options.classWeights = [0, 0, 0, 0, 0]
     #expect(options.problems == ["--class-weights are all zero, so the loss would be zero and nothing would be learnt"])
+    options.classWeights = [1e-50, 0, 0, 0, 0]
+    #expect(options.problems == ["--class-weights are all zero, so the loss would be zero and nothing would be learnt"], "zero in Float32")
+    options.classWeights = [1e300, 1, 1, 1, 1]
+    #expect(options.problems == ["--class-weights must each be below \(Float.greatestFiniteMagnitude)"])
     options.classWeights = [0, 0, 0.5, 0, 0]
     #expect(options.problems.isEmpty)
 }
@@ -328,4 +332,23 @@ final class StopAfter: Sendable {
         #expect(interrupted?.advice == (resume ? "run the pipeline again to resume"
             : "set 'resume: true' in the stage 'nightly' and run the pipeline again to resume"))
     }
+}
+
+/// What killed runs left beside the model is removed by the next run, which holds the model's
+/// lock: the model writer's temporaries of this model and temporary files of dead processes.
+@Test func aTrainingRunRemovesWhatKilledRunsLeftBesideTheModel() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    try FileManager.default.createDirectory(atPath: folder.file("models"), withIntermediateDirectories: true)
+    let dead = try exitedProcessID()
+    let stale = [".m.safetensors.\(getpid()).12.tmp", ".m.last.safetensors.\(dead).7.tmp",
+                 ".m.metrics.jsonl.tmp-\(dead)@\(TemporaryFileName.host)-3"]
+    let kept = [".other.safetensors.\(dead).1.tmp", "notes.tmp"]
+    for name in stale + kept { #expect(FileManager.default.createFile(atPath: folder.file("models/\(name)"), contents: Data([1]))) }
+    var options = smallTrainingOptions(folder, output: folder.file("models/m.safetensors"))
+    options.epochs = 1
+    try Trainer(options: options).run()
+    let left = Set(try FileManager.default.contentsOfDirectory(atPath: folder.file("models")))
+    #expect(left.isDisjoint(with: stale))
+    #expect(left.isSuperset(of: kept))
 }
