@@ -51,7 +51,7 @@ public struct PipelineFileProblems: Error, CustomStringConvertible, Sendable, Eq
 
     /// One problem a line.
     public var lines: [String] {
-        problems.map(\.description) + (omitted > 0 ? ["\(problems[0].path): and \(omitted) more problems"] : [])
+        problems.map(\.description) + (omitted > 0 ? ["\(problems[0].path): and \(omitted) more problem\(omitted == 1 ? "" : "s")"] : [])
     }
 
     public var description: String { lines.joined(separator: "\n") }

@@ -60,7 +60,8 @@ enum SegpipeMain {
             print(Segpipe.fullMessage(for: error))
             exit(ExitStatus.success)
         } catch {
-            printError("segpipe: \(error)")
+            // Some errors list several problems, one a line: each line gets the prefix.
+            for line in "\(error)".split(separator: "\n") { printError("segpipe: \(line)") }
             exit(ExitStatus.failure)
         }
     }
