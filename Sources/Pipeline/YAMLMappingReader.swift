@@ -82,7 +82,13 @@ struct YAMLMappingReader {
     private mutating func scalar<T>(_ key: String, _ type: String, _ convert: (Node.Scalar) -> T?) -> T? {
         guard let (node, at) = self.node(key) else { return nil }
         guard let scalar = node.scalar, let value = convert(scalar) else {
-            report(at, "'\(key)' must be \(type), not \(Self.describe(node))")
+            var message = "'\(key)' must be \(type), not \(Self.describe(node))"
+            // "16" and '16' look like the number they are not.
+            if let scalar = node.scalar, scalar.style == .singleQuoted || scalar.style == .doubleQuoted,
+               convert(Node.Scalar(scalar.string)) != nil {
+                message += " (quoted, so YAML reads it as text; remove the quotes)"
+            }
+            report(at, message)
             badKeys.insert(key)
             return nil
         }

@@ -48,6 +48,10 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(problem(predictStage(extra: "    overlap: lots"), in: folder)
         == "p.yml:6:14: 'overlap' must be a whole number, not 'lots'")
     #expect(problem(predictStage(extra: "    tta: maybe"), in: folder) == "p.yml:6:10: 'tta' must be true or false, not 'maybe'")
+    #expect(problem(predictStage(extra: "    overlap: \"16\""), in: folder)
+        == "p.yml:6:14: 'overlap' must be a whole number, not '16' (quoted, so YAML reads it as text; remove the quotes)")
+    #expect(problem(predictStage(extra: "    tta: 'true'"), in: folder)
+        == "p.yml:6:10: 'tta' must be true or false, not 'true' (quoted, so YAML reads it as text; remove the quotes)")
     #expect(problem(predictStage(extra: "    paint: [a]"), in: folder).hasPrefix("p.yml:6:12: 'paint' must be one of argmax, ordered"))
     #expect(problem(predictStage(extra: "    convolution: fft"), in: folder).hasPrefix("p.yml:6:18: 'convolution' must be one of direct, winograd, not 'fft'"))
     let train = """
