@@ -6,6 +6,8 @@ final class DNNLEngine {
     let stream: dnnl_stream_t
 
     init() throws {
+        // Every primitive and host loop runs on OpenMP's team, so its size is judged before any.
+        try OpenMPLoop.checkTeamSize()
         var engine: dnnl_engine_t?
         try check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine_create")
         guard let engine else { throw UNetError("oneDNN engine_create returned no engine") }

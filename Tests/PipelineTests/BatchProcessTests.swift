@@ -124,6 +124,16 @@ import Testing
         }
     }
 
+    @Test func anAbsurdOMPThreadCountIsRefusedNotACrash() throws {
+        let fixture = try BatchFixture(scenes: 2, size: 64)
+        for arguments in [["bench", "--steps", "1", "--warm-up", "0", "--batch-size", "1"], ["run", fixture.folder.file("p.yml")]] {
+            let (status, text) = try SegpipeProcess(segpipe, arguments, in: fixture.folder, environment: ["OMP_NUM_THREADS": "100000"]).finish()
+            #expect(status == 1, "\(arguments): \(text)")
+            #expect(text.contains("OMP_NUM_THREADS asks for 100000 threads"), "\(arguments): \(text)")
+            #expect(!text.contains("crashed"), "\(arguments): \(text)")
+        }
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in
