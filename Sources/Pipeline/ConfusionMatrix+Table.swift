@@ -7,7 +7,7 @@ extension ConfusionMatrix {
     /// prediction, headed by class id. Undefined scores print as "-".
     public func table(legend: ClassLegend) -> String {
         let ids = legendIDs(legend)
-        let names = ids.map { legend.entry(id: UInt8($0))?.name ?? "class \($0)" }
+        let names = ids.map { TerminalText.line(legend.entry(id: UInt8($0))?.name ?? "class \($0)") }
         let nameWidth = max(5, names.map(\.count).max() ?? 0)
         var lines: [String] = []
         lines.append(Self.pad("class", nameWidth) + "  " + Self.right("IoU", 7) + " " + Self.right("F1", 7) + " "

@@ -4,11 +4,12 @@ extension EvaluationReport {
     public var table: String {
         var lines: [String] = []
         if !scenes.isEmpty {
-            let width = max(5, scenes.map(\.scene.count).max() ?? 0)
+            let names = scenes.map { TerminalText.line($0.scene) }
+            let width = max(5, names.map(\.count).max() ?? 0)
             lines.append(ConfusionMatrix.pad("scene", width) + "  mean IoU  pixel accuracy     evaluated     ignored")
-            for scene in scenes {
+            for (scene, name) in zip(scenes, names) {
                 let o = scene.matrix.overall
-                lines.append(ConfusionMatrix.pad(scene.scene, width) + "  "
+                lines.append(ConfusionMatrix.pad(name, width) + "  "
                     + ConfusionMatrix.right(ConfusionMatrix.score(o.meanIoU), 8) + "  "
                     + ConfusionMatrix.right(ConfusionMatrix.score(o.pixelAccuracy), 14) + "  "
                     + ConfusionMatrix.right(String(o.evaluatedPixels), 12) + "  "
@@ -21,7 +22,7 @@ extension EvaluationReport {
         if !failures.isEmpty {
             lines.append("")
             lines.append("\(failures.count) scene\(failures.count == 1 ? "" : "s") failed:")
-            for failure in failures { lines.append("  " + failure.message) }
+            for failure in failures { lines.append("  " + TerminalText.line(failure.message)) }
         }
         return lines.joined(separator: "\n")
     }

@@ -11,7 +11,7 @@ public struct InspectionTable: Sendable {
 
     public func rows(for inspection: Inspection) -> [String] {
         guard let info = inspection.info, inspection.error == nil else {
-            return ["\(inspection.path)\terror: \(inspection.error ?? "unknown")"]
+            return [TerminalText.line(inspection.path) + "\terror: " + TerminalText.line(inspection.error ?? "unknown")]
         }
         let cells = [
             info.format.rawValue, "\(info.width)×\(info.height)", "\(info.bands)", info.sampleType.rawValue,
@@ -19,7 +19,7 @@ public struct InspectionTable: Sendable {
             info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { $0.isFinite ? JSONValue.format($0) : "\($0)" } ?? "-",
             info.georeferenced ? "yes" : "no",
         ]
-        var lines = [([inspection.path] + cells).joined(separator: "\t")]
+        var lines = [([TerminalText.line(inspection.path)] + cells).joined(separator: "\t")]
         for (band, s) in (inspection.statistics ?? []).enumerated() {
             lines.append("  band \(band + 1)\tmin \(formatExtreme(s.min))\tmax \(formatExtreme(s.max))\tmean \(formatMean(s.mean))")
         }

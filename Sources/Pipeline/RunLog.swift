@@ -16,10 +16,11 @@ public struct RunLog: Sendable {
     }
 
     /// Lines to stdout, errors to stderr, each written at once (unbuffered) so that a log of a
-    /// killed run is complete up to the kill; a line that cannot be written is dropped.
+    /// killed run is complete up to the kill; a line that cannot be written is dropped. A file
+    /// name's control characters are escaped, so that one event stays one line.
     public static func standard(level: Level) -> RunLog {
         RunLog(level: level) { line, isError in
-            StandardStreams.write(line + "\n", to: isError ? STDERR_FILENO : STDOUT_FILENO)
+            StandardStreams.write(TerminalText.line(line) + "\n", to: isError ? STDERR_FILENO : STDOUT_FILENO)
         }
     }
 

@@ -70,8 +70,8 @@ struct Predict: ParsableCommand {
             switch result {
             case .success(let prediction):
                 networkSeconds += prediction.networkSeconds
-                print(String(format: "%@ -> %@  %d tiles  %.1f s (network %.1f s)", scene, prediction.outputs[0],
-                             prediction.tiles, prediction.seconds, prediction.networkSeconds))
+                printLine(String(format: "%@ -> %@  %d tiles  %.1f s (network %.1f s)", scene, prediction.outputs[0],
+                                 prediction.tiles, prediction.seconds, prediction.networkSeconds))
             case .failure(let error):
                 failures.append("\(error)")
                 printError("\(error)")

@@ -18,7 +18,7 @@ final class ProgressDisplay {
             guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
             lastDraw = Date()
             let text = String(format: "epoch %d step %d  loss %.4f  %.1f tiles/s  ETA %@", epoch, step, loss, rate, duration(eta))
-            StandardStreams.write("\r" + text + "\u{1B}[K", to: STDOUT_FILENO)
+            StandardStreams.write("\r" + TerminalText.line(text) + "\u{1B}[K", to: STDOUT_FILENO)
             lineOpen = true
         case .epochFinished(let m):
             var text = String(format: "epoch %d  loss %.4f", m.epoch, m.trainingLoss)
@@ -35,7 +35,7 @@ final class ProgressDisplay {
     func line(_ text: String) {
         let prefix = lineOpen ? "\r\u{1B}[K" : ""
         lineOpen = false
-        print(prefix + text)
+        print(prefix + TerminalText.line(text))
     }
 
     func finish() {

@@ -39,10 +39,10 @@ struct Run: ParsableCommand {
                                                   environment: ProcessInfo.processInfo.environment)
             runner = try PipelineRunner(file: try PipelineFile.load(path: file), only: stage, shard: resolvedShard, log: log)
         } catch let problems as PipelineFileProblems {
-            for line in problems.lines { printError("segpipe run: \(line)") }
+            printError("segpipe run", problems)
             throw ExitCode(ExitStatus.usage)
         } catch {
-            printError("segpipe run: \(error)")
+            printError("segpipe run", error)
             throw ExitCode(ExitStatus.usage)
         }
         if dryRun {

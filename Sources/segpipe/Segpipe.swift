@@ -60,8 +60,7 @@ enum SegpipeMain {
             print(Segpipe.fullMessage(for: error))
             exit(ExitStatus.success)
         } catch {
-            // Some errors list several problems, one a line: each line gets the prefix.
-            for line in "\(error)".split(separator: "\n") { printError("segpipe: \(line)") }
+            printError("segpipe", error)
             exit(ExitStatus.failure)
         }
     }
@@ -76,8 +75,18 @@ func printProduct(_ line: String) throws {
     throw ExitCode(ExitStatus.failure)
 }
 
+/// Writes one line on standard error; a newline or escape sequence inside it (from a file name)
+/// is escaped, so that one failure stays one line.
 func printError(_ message: String) {
-    var line = message
-    if !line.hasSuffix("\n") { line += "\n" }
-    StandardStreams.write(line, to: STDERR_FILENO)
+    StandardStreams.write(TerminalText.line(message) + "\n", to: STDERR_FILENO)
+}
+
+/// Writes an error after `prefix: `; an error listing several problems gets a line for each.
+func printError(_ prefix: String, _ error: any Error) {
+    for line in TerminalText.lines(of: error) { printError("\(prefix): \(line)") }
+}
+
+/// Writes one line of progress on standard output, escaped as `printError` escapes.
+func printLine(_ text: String) {
+    print(TerminalText.line(text))
 }

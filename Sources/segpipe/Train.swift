@@ -99,7 +99,7 @@ struct Train: ParsableCommand {
                 display.show(event)
             }
             display.finish()
-            if trained == 0 { print("nothing left to train; \(trainer.options.output) is the finished run's") }
+            if trained == 0 { printLine("nothing left to train; \(trainer.options.output) is the finished run's") }
         } catch let interrupted as TrainingInterrupted {
             display.finish()
             printError("segpipe: \(interrupted)")

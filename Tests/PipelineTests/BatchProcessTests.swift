@@ -134,6 +134,27 @@ import Testing
         }
     }
 
+    @Test func aFileNameWithANewlineOrEscapeStaysOnOneLine() throws {
+        let fixture = try BatchFixture(scenes: 1, size: 64)
+        let name = "bad\nname\u{1B}[2J.tif"
+        try Data(repeating: 0x49, count: 300).write(to: URL(fileURLWithPath: fixture.folder.file("scenes/" + name)))
+        let escaped = #"bad\nname\u{1B}[2J.tif"#
+        let runs = [
+            ["predict", "--model", fixture.folder.file("m.safetensors"), "--out", fixture.folder.file("o"), fixture.folder.file("scenes")],
+            ["run", fixture.folder.file("p.yml")],
+            ["inspect", fixture.folder.file("scenes/" + name)],
+        ]
+        for arguments in runs {
+            let (status, text) = try SegpipeProcess(segpipe, arguments, in: fixture.folder).finish()
+            #expect(status == 1, "\(arguments): \(text)")
+            #expect(text.contains(escaped), "\(arguments): \(text)")
+            #expect(!text.contains("\u{1B}[2J"), "\(arguments): \(text)")
+            for line in text.split(separator: "\n") where line.contains("name") {
+                #expect(line.contains(escaped), "\(arguments): a line split from its file name: \(line)")
+            }
+        }
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in
