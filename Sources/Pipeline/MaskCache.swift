@@ -15,15 +15,34 @@ public final class MaskCache {
     public private(set) var classPixelCounts: [Int]
 
     static let folderPrefix = "segpipe-masks-"
+    /// Locked for the cache's life. A `flock` ends with its process however the process ends, and
+    /// unlike a PID it cannot be mistaken for another process's: in containers every run is PID 1.
+    static let lockName = ".in-use"
+    /// A cache is locked microseconds after its folder is made; a sweep leaves younger ones alone
+    /// so that it never takes the lock of one being created.
+    static let creationGrace: TimeInterval = 60
 
-    /// Removes the caches of runs that were killed (their process no longer exists), which no
-    /// `deinit` removed: each is as large as the dataset's masks.
-    static func removeAbandonedCaches(in base: String) {
+    private var lock: RunLock?
+
+    /// Removes the caches of runs that were killed, which no `deinit` removed: each is as large
+    /// as the dataset's masks. A cache is abandoned when nobody holds its lock; one written before
+    /// caches were locked, when its process no longer exists.
+    static func removeAbandonedCaches(in base: String, now: Date = Date()) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []
         for name in names where name.hasPrefix(folderPrefix) {
-            guard let pid = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap({ Int32($0) }),
-                  !TemporaryFileName.isRunning(pid) else { continue }
-            try? FileManager.default.removeItem(atPath: (base as NSString).appendingPathComponent(name))
+            let folder = (base as NSString).appendingPathComponent(name)
+            let lockPath = (folder as NSString).appendingPathComponent(lockName)
+            if FileManager.default.fileExists(atPath: lockPath) {
+                guard let created = (try? FileManager.default.attributesOfItem(atPath: folder))?[.modificationDate] as? Date,
+                      now.timeIntervalSince(created) > creationGrace,
+                      let probe = try? RunLock(path: lockPath, mode: .exclusive) else { continue }
+                try? FileManager.default.removeItem(atPath: folder)
+                withExtendedLifetime(probe) {}
+            } else {
+                guard let pid = name.dropFirst(folderPrefix.count).split(separator: "-").first.flatMap({ Int32($0) }),
+                      !TemporaryFileName.isRunning(pid) else { continue }
+                try? FileManager.default.removeItem(atPath: folder)
+            }
         }
     }
 
@@ -38,6 +57,7 @@ public final class MaskCache {
         } catch {
             throw PipelineError(path: directory, reason: "cannot create the mask cache (\(error.localizedDescription))")
         }
+        lock = try RunLock(path: (directory as NSString).appendingPathComponent(Self.lockName), mode: .exclusive)
         for scene in dataset.scenes {
             let rows = trainingRows(scene)
             switch (scene.maskKind, try RasterFileKind.detect(path: scene.maskPath)) {
@@ -55,6 +75,7 @@ public final class MaskCache {
 
     deinit {
         try? FileManager.default.removeItem(atPath: directory)
+        lock = nil
     }
 
     /// Fraction of labelled training pixels per class 1...classes (background excluded).

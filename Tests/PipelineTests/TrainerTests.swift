@@ -208,6 +208,38 @@ final class StopAfter: Sendable {
     #expect(FileManager.default.fileExists(atPath: live))
 }
 
+/// A cache is judged by its lock, not its PID: a killed PID-1 container's cache (PID 1 runs in
+/// the next container too) is removed; a locked one, or one just made, is kept.
+@Test func maskCachesAreJudgedByTheirLock() throws {
+    let base = try TemporaryDirectory()
+    let killed = base.file("segpipe-masks-1-7"), locked = base.file("segpipe-masks-1-8"), fresh = base.file("segpipe-masks-1-9")
+    for path in [killed, locked, fresh] {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: (path as NSString).appendingPathComponent(MaskCache.lockName), contents: nil)
+    }
+    let held = try RunLock(path: (locked as NSString).appendingPathComponent(MaskCache.lockName), mode: .exclusive)
+    let old = Date(timeIntervalSinceNow: -2 * MaskCache.creationGrace)
+    for path in [killed, locked] { try FileManager.default.setAttributes([.modificationDate: old], ofItemAtPath: path) }
+    MaskCache.removeAbandonedCaches(in: base.path)
+    #expect(!FileManager.default.fileExists(atPath: killed))
+    #expect(FileManager.default.fileExists(atPath: locked))
+    #expect(FileManager.default.fileExists(atPath: fresh))
+    withExtendedLifetime(held) {}
+}
+
+/// A live cache holds its lock, so another run's sweep keeps it, and removes it once dropped.
+@Test func aLiveMaskCacheIsKeptByAnotherRunsSweep() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    var cache: MaskCache? = try makeSampler(folder).1
+    let directory = try #require(cache?.directory)
+    try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: directory)
+    MaskCache.removeAbandonedCaches(in: (directory as NSString).deletingLastPathComponent)
+    #expect(FileManager.default.fileExists(atPath: directory))
+    cache = nil
+    #expect(!FileManager.default.fileExists(atPath: directory))
+}
+
 /// Resuming with another network shape or batch sequence is refused, naming what differs; a
 /// longer run (more epochs) is not.
 @Test func resumingWithOtherOptionsIsRefused() throws {
