@@ -1,6 +1,7 @@
 #ifndef SEGPIPE_CTIFF_SHIM_H
 #define SEGPIPE_CTIFF_SHIM_H
 #include <tiffio.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,12 +16,22 @@ typedef struct ctiff_messages {
     int warningCount;
 } ctiff_messages;
 
+/* errno values only a failed write leaves; libtiff's "Write error" does not say which. */
+static inline int ctiff_is_write_errno(int e) {
+    return e == ENOSPC || e == EDQUOT || e == EFBIG || e == EIO || e == EROFS;
+}
+
 static inline int ctiff_error_handler(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap) {
     (void)tif;
+    int failure = errno;
     ctiff_messages *m = (ctiff_messages *)user;
     if (m == NULL) return 1;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
+    if (ctiff_is_write_errno(failure)) {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, " (%s)", strerror(failure));
+    }
     if (module != NULL && module[0] != 0 && strstr(text, module) != text)
         snprintf(m->lastError, sizeof m->lastError, "%s: %s", module, text);
     else

@@ -5,7 +5,9 @@ import Foundation
 public enum StandardStreams {
     /// Points a closed descriptor 0, 1 or 2 at /dev/null, so that no file segpipe opens (an
     /// output's temporary file) takes its number and receives log lines; and ignores SIGPIPE, so
-    /// that a reader that exits early costs the log, not the run. Call first thing.
+    /// that a reader that exits early costs the log, not the run; and ignores SIGXFSZ, so that a
+    /// file-size limit (`ulimit -f`) fails the write that exceeds it, with a message, instead of
+    /// killing segpipe with a core dump. Call first thing.
     public static func secure() {
         for descriptor in Int32(0)...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
             // open(2) returns the lowest free descriptor: this one, as the lower ones are open.
@@ -16,6 +18,7 @@ public enum StandardStreams {
             }
         }
         signal(SIGPIPE, SIG_IGN)
+        signal(SIGXFSZ, SIG_IGN)
     }
 
     /// Writes `text` whole, unbuffered, to `descriptor`. Returns the errno of a failure (a full

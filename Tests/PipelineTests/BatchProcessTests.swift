@@ -155,6 +155,14 @@ import Testing
         }
     }
 
+    @Test func aFileSizeLimitFailsTheWriteWithItsReasonInsteadOfKillingSegpipe() throws {
+        let folder = try TemporaryDirectory()
+        let (status, text) = try SegpipeProcess("/bin/sh", ["-c", #"ulimit -f 200 && exec "$0" sample-data --out "$1""#, segpipe, folder.file("data")],
+                                                in: folder).finish()
+        #expect(status == 1, "\(text)")
+        #expect(text.contains("scene1.tif: cannot write") && text.contains("(File too large)"), "\(text)")
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in
