@@ -9,7 +9,8 @@ import Foundation
 public enum AtomicFile {
     public static func write(_ data: Data, to path: String) throws(RasterError) {
         let temporary = TemporaryFileName.beside(path)
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        // 0666 less the umask, as any other tool creates files; a replaced file's own mode wins.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
         guard fd >= 0 else { throw failure(path, "cannot create \(temporary)") }
         var ok = data.withUnsafeBytes { bytes -> Bool in
             guard let base = bytes.baseAddress else { return true }
@@ -29,6 +30,7 @@ public enum AtomicFile {
             unlink(temporary)
             throw writeError
         }
+        TemporaryFileName.adoptPermissions(of: path, for: temporary)
         guard rename(temporary, path) == 0 else {
             let error = failure(path, "cannot rename \(temporary) into place")
             unlink(temporary)

@@ -178,6 +178,7 @@ public final class PNGWriter {
         if cpng_writer_finish(handle) != 0 { throw fail(lastMessage) }
         cpng_writer_close(handle)
         self.handle = nil
+        TemporaryFileName.adoptPermissions(of: path, for: temporaryPath)
         if rename(temporaryPath, path) != 0 {
             let reason = String(cString: strerror(errno))
             unlink(temporaryPath)

@@ -154,6 +154,7 @@ public final class TIFFWriter {
             abandon()
             throw fail("cannot write \(temporaryPath): \(Self.lastError(messages) ?? "libtiff failed")")
         }
+        TemporaryFileName.adoptPermissions(of: path, for: temporaryPath)
         guard rename(temporaryPath, path) == 0 else {
             let reason = String(cString: strerror(errno))
             abandon()

@@ -31,6 +31,15 @@ public enum TemporaryFileName {
         return url.deletingLastPathComponent().appendingPathComponent("." + name + suffix).path
     }
 
+    /// Gives `temporary` the permission bits of the file it is about to replace, so that
+    /// replacing a file (a nightly map, a checkpoint, a manifest) does not undo a `chmod` of it.
+    /// A new file keeps what the umask gave it.
+    public static func adoptPermissions(of destination: String, for temporary: String) {
+        var existing = stat()
+        guard stat(destination, &existing) == 0 else { return }
+        _ = chmod(temporary, existing.st_mode & 0o777)
+    }
+
     /// Whether `name` (a file name) is a temporary file that nobody will finish: one of a
     /// process of this machine that no longer runs, or, on any machine and with any PID, one last
     /// modified more than `abandonedAfter` before `now`.

@@ -111,6 +111,37 @@ import Testing
         #expect(read.values == [0, 0, 1, 255, 255, 0, 17, 255])
     }
 
+    /// A rewritten output (tonight's map over last night's) keeps the permissions someone gave
+    /// the old one; a new one gets the umask's.
+    @Test func replacingAFileKeepsItsPermissions() throws {
+        let folder = try TemporaryFolder()
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            return stat(path, &info) == 0 ? info.st_mode & 0o777 : 0
+        }
+        // What the umask leaves of 0666, learnt without changing it under other tests.
+        let reference = folder.file("reference")
+        close(open(reference, O_WRONLY | O_CREAT, 0o666))
+        let tiff = folder.file("a.tif"), png = folder.file("a.png"), small = folder.file("a.json")
+        func writeAll() throws {
+            let writer = try TIFFWriter(path: tiff, width: 2, height: 1, bands: 1, sampleType: .uint8,
+                                        layout: .stripped(rowsPerStrip: 1))
+            try writer.writeRows(RasterBuffer(bands: 1, width: 2, height: 1, values: [1, 2]))
+            try writer.finish()
+            let map = try ClassMapWriter(path: png, width: 2, height: 1, legend: .default)
+            try map.writeRows([0, 1])
+            try map.finish()
+            try AtomicFile.write(Data("{}".utf8), to: small)
+        }
+        try writeAll()
+        for path in [tiff, small] { #expect(mode(path) == mode(reference), "\(path)") }
+        for (path, wanted) in [(tiff, mode_t(0o600)), (png, 0o640), (small, 0o604)] { chmod(path, wanted) }
+        try writeAll()
+        #expect(mode(tiff) == 0o600)
+        #expect(mode(png) == 0o640)
+        #expect(mode(small) == 0o604)
+    }
+
     @Test func nothingAppearsUntilFinishAndNoTemporaryFileIsLeft() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("atomic.tif")

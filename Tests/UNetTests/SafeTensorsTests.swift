@@ -51,6 +51,19 @@ func fixtureURL(_ name: String) throws -> URL {
         #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["t.safetensors"])
     }
 
+    /// A checkpoint rewrites the model every epoch; a `chmod` of it must survive that.
+    @Test func rewritingKeepsTheFilesPermissions() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("m.safetensors").path
+        let tensors = [(name: "w", tensor: HostTensor(shape: [1], values: [1]))]
+        try SafeTensorsWriter.write(tensors, metadata: [:], toFile: path)
+        chmod(path, 0o640)
+        try SafeTensorsWriter.write(tensors, metadata: [:], toFile: path)
+        var info = stat()
+        #expect(stat(path, &info) == 0 && info.st_mode & 0o777 == 0o640)
+    }
+
     @Test func readsTheFilesPythonWrites() throws {
         let reader = try SafeTensorsReader(path: try fixtureURL("keras-transpose").path)
         #expect(reader.entries["enc1.conv1.kernel"]?.shape == [3, 3, 4, 4])
