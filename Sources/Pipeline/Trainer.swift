@@ -150,7 +150,7 @@ public struct Trainer {
         defer { queue.stop() }
 
         let validationReaders = ReaderCache()
-        var epochSteps = 0
+        var epochSteps = 0, epochLossPixels = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()
         let firstBatch = progress.batchesDone
@@ -167,6 +167,7 @@ public struct Trainer {
             progress.batchesDone += 1
             progress.epochLossSum += Double(loss)
             epochSteps += 1
+            epochLossPixels += batch.lossPixelCount
             let elapsed = Date().timeIntervalSince(runStart)
             let done = progress.batchesDone - firstBatch
             let rate = Double(done * batchSize) / max(elapsed, 1e-9)
@@ -176,6 +177,11 @@ public struct Trainer {
             onEvent(.step(epoch: epoch, step: step, loss: loss, tilesPerSecond: rate, etaSeconds: eta))
 
             if step == progress.stepsPerEpoch {
+                // Masks and bands are each checked to hold something, but not together: a scene
+                // where every labelled pixel has a nodata band would train for ever at zero loss.
+                if epochSteps == progress.stepsPerEpoch && epochLossPixels == 0 {
+                    throw PipelineError(path: options.images, reason: "no pixel of epoch \(epoch)'s \(epochSteps * batchSize) training tiles has both a label and a valid value in every band (nodata, NaN and infinity are not); the loss would stay 0")
+                }
                 let seconds = Date().timeIntervalSince(epochStart)
                 let validation = try validate(model, sampler: validationSampler, windows: validationWindows,
                                               readers: validationReaders, legend: legend, batchSize: batchSize)
@@ -196,6 +202,7 @@ public struct Trainer {
                 progress.epochLossSum = 0
                 try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
                 epochSteps = 0
+                epochLossPixels = 0
                 epochStart = Date()
                 waitAtEpochStart = queue.waitingSeconds
             }

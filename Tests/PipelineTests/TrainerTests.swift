@@ -165,6 +165,25 @@ final class StopAfter: Sendable {
     }
 }
 
+/// Each band has valid samples and the mask labels every pixel, but no pixel has every band
+/// valid: the loss sees nothing, and the run says so after its first epoch instead of training
+/// at zero loss.
+@Test func scenesWithoutAPixelValidInEveryBandAreRefused() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 32, height: 32, nodata: -1) { b, x, y in (x + y) % 2 == b ? -1 : Float(x) }
+    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 32, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 32), compression: .none)
+    try mask.writeRows(RasterBuffer(bands: 1, width: 32, height: 32, values: (0..<1024).map { Float($0 % 3) }))
+    try mask.finish()
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.validationFraction = 0
+    let error = #expect(throws: PipelineError.self) { try Trainer(options: options).run() }
+    #expect(error?.reason.hasPrefix("no pixel of epoch 1's 6 training tiles has both a label and a valid value in every band") == true, "\(String(describing: error))")
+    #expect(!FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
+}
+
 /// Two runs training one model (a nightly job still busy when the next starts) would take turns
 /// writing its checkpoint and metrics: the second is refused before any work.
 @Test func aModelBeingTrainedIsLocked() throws {
