@@ -2,12 +2,13 @@ import Raster
 
 /// The overlapping tile windows that cover a scene for prediction.
 ///
-/// The scene is extended by a reflected margin of half the overlap on every side, so pixels at
-/// the scene's edge also see context, and tiles step by `tileSize − overlap`. The last tile on an
-/// axis is moved back to end at the margin's edge rather than running far past it. A scene exactly
-/// one tile in size is one unpadded tile; a smaller one is one tile centred on it. Origins are
-/// multiples of `alignment` (2^depth for a U-Net), so every tile pools on the same pixel grid as
-/// a pass over the whole scene would.
+/// The scene is extended by a reflected margin of at least half the overlap on every side, so
+/// pixels at the scene's edge also see context, and tiles step by `tileSize − overlap`. The last
+/// tile on an axis is moved back to end at the margin's edge rather than running far past it.
+/// Origins are multiples of `alignment` (2^depth for a U-Net), so every tile pools on the same
+/// pixel grid as a pass over the whole scene would; the margin is rounded up to that grid.
+/// A scene exactly one tile in size is one unpadded tile, as training tiles are; a smaller one
+/// is one tile centred on it, which needs no alignment as no other tile meets it.
 public struct TileGrid: Sendable, Equatable {
     public let width: Int
     public let height: Int
@@ -40,8 +41,8 @@ public struct TileGrid: Sendable, Equatable {
 
     static func origins(length: Int, tile: Int, overlap: Int, alignment: Int) -> [Int] {
         if length == tile { return [0] }
-        if length < tile { return [-floorToMultiple((tile - length) / 2, alignment)] }
-        let margin = floorToMultiple(overlap / 2, alignment)
+        if length < tile { return [-(tile - length) / 2] }
+        let margin = ceilToMultiple(overlap / 2, alignment)
         let first = -margin
         let last = ceilToMultiple(length + margin - tile, alignment)
         var origins = [first]

@@ -34,15 +34,20 @@ import Testing
     let grid = try TileGrid(width: 40, height: 31, tileSize: 64, overlap: 16)
     #expect(grid.columnOrigins == [-12])
     #expect(grid.rowOrigins == [-16])
+    // Centred even where the pooling grid would round the origin to 0: one tile meets no other.
+    let deep = try TileGrid(width: 150, height: 97, tileSize: 160, overlap: 64, alignment: 32)
+    #expect(deep.columnOrigins == [-5])
+    #expect(deep.rowOrigins == [-31])
 }
 
-@Test(arguments: [(1000, 32, 64), (161, 1, 32), (500, 32, 0), (333, 8, 48)])
+@Test(arguments: [(1000, 32, 64), (161, 1, 32), (500, 32, 0), (333, 8, 48), (700, 32, 32), (161, 32, 32), (170, 16, 16)])
 func gridCoversTheSceneWithAlignedOrigins(length: Int, alignment: Int, overlap: Int) throws {
     let grid = try TileGrid(width: length, height: 170, tileSize: 160, overlap: overlap, alignment: alignment)
     let origins = grid.columnOrigins
     #expect(origins.allSatisfy { $0 % alignment == 0 })
-    #expect(origins.first! <= 0)
-    #expect(origins.last! + 160 >= length)
+    // Each edge pixel sees at least half the overlap of reflected context.
+    #expect(origins.first! <= -(overlap / 2))
+    #expect(origins.last! + 160 >= length + overlap / 2)
     #expect(zip(origins, origins.dropFirst()).allSatisfy { $1 > $0 && $1 - $0 <= 160 - overlap })
 }
 
