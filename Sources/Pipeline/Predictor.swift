@@ -38,6 +38,14 @@ public final class Predictor {
     /// The values the tiling and assembling threads share.
     let settings: PredictionSettings
 
+    /// White, the reference's background, unless a class of the model is white (a model that
+    /// does not store its background): then the first of black and the greys that no class uses.
+    static func unusedBackgroundColor(besides colors: [ClassLegend.Color]) -> ClassLegend.Color {
+        let candidates = [ClassLegend.Color(255, 255, 255)] + stride(from: 0, through: 254, by: 1).map { ClassLegend.Color(UInt8($0), UInt8($0), UInt8($0)) }
+        // 256 greys and at most 255 classes: one is always free.
+        return candidates.first { !colors.contains($0) } ?? ClassLegend.Color(255, 255, 255)
+    }
+
     /// Loads the model file and checks the options (an impossible one is a `UsageError`).
     public init(options: PredictionOptions) throws {
         self.options = options
@@ -49,7 +57,10 @@ public final class Predictor {
             guard classes.count == config.nClasses else {
                 throw PipelineError(path: options.modelPath, reason: "the legend names \(classes.count) classes but the model has \(config.nClasses)")
             }
-            let background = ClassLegend.Entry(id: ClassLegend.backgroundID, name: "background", color: ClassLegend.Color(255, 255, 255))
+            let colors = classes.map { ClassLegend.Color($0.red, $0.green, $0.blue) }
+            let background = file.background.map {
+                ClassLegend.Entry(id: ClassLegend.backgroundID, name: $0.name, color: ClassLegend.Color($0.red, $0.green, $0.blue))
+            } ?? ClassLegend.Entry(id: ClassLegend.backgroundID, name: "background", color: Self.unusedBackgroundColor(besides: colors))
             do {
                 legend = try ClassLegend(classes: [background] + classes.enumerated().map {
                     ClassLegend.Entry(id: UInt8($0.offset + 1), name: $0.element.name,

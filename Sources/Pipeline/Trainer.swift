@@ -134,6 +134,9 @@ public struct Trainer {
         onEvent(.prepared(plan))
 
         let classMetadata = foreground.map { ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue) }
+        let backgroundMetadata = legend.entry(id: ClassLegend.backgroundID).map {
+            ModelClass(name: $0.name, red: $0.color.red, green: $0.color.green, blue: $0.color.blue)
+        }
         guard progress.batchesDone < totalBatches else {
             guard FileManager.default.fileExists(atPath: options.output) else {
                 throw PipelineError(path: options.output, reason: "is missing, and the run it belongs to has finished all \(totalBatches) batches (\(lastCheckpointPath)); raise --epochs to train on, or train anew without --resume")
@@ -156,7 +159,8 @@ public struct Trainer {
         let firstBatch = progress.batchesDone
         while progress.batchesDone < totalBatches {
             if stopRequested() {
-                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
+                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata,
+                                   background: backgroundMetadata, onEvent: onEvent)
                 throw TrainingInterrupted(checkpoint: lastCheckpointPath)
             }
             guard let batch = try queue.next() else { break }
@@ -195,12 +199,14 @@ public struct Trainer {
                 let score = validation?.loss ?? metrics.trainingLoss
                 if progress.bestValidationLoss.map({ score < $0 }) ?? true {
                     progress.bestValidationLoss = score
-                    try ModelFile.write(model: model, classes: classMetadata, normalization: normalization.modelNormalization,
+                    try ModelFile.write(model: model, classes: classMetadata, background: backgroundMetadata,
+                                        normalization: normalization.modelNormalization,
                                         toFile: options.output)
                     onEvent(.checkpointWritten(path: options.output))
                 }
                 progress.epochLossSum = 0
-                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata, onEvent: onEvent)
+                try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata,
+                                   background: backgroundMetadata, onEvent: onEvent)
                 epochSteps = 0
                 epochLossPixels = 0
                 epochStart = Date()
@@ -298,10 +304,11 @@ public struct Trainer {
     }
 
     func saveCheckpoint(_ model: UNetModel, progress: TrainingProgress, normalization: Normalization,
-                        classes: [ModelClass], onEvent: (TrainingEvent) -> Void) throws {
+                        classes: [ModelClass], background: ModelClass?, onEvent: (TrainingEvent) -> Void) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        try ModelFile.write(model: model, includeTraining: true, classes: classes, normalization: normalization.modelNormalization,
+        try ModelFile.write(model: model, includeTraining: true, classes: classes, background: background,
+                            normalization: normalization.modelNormalization,
                             trainer: String(decoding: try encoder.encode(progress), as: UTF8.self), toFile: lastCheckpointPath)
         onEvent(.checkpointWritten(path: lastCheckpointPath))
     }

@@ -12,16 +12,20 @@ public struct ModelFile: Sendable {
     /// Every tensor of `config.parameterShapes`, by name.
     public var parameters: [String: HostTensor]
     public var classes: [ModelClass]?
+    /// The legend's background (class id 0: no class), stored beside `classes` under
+    /// `background`, a key Keras-side readers ignore.
+    public var background: ModelClass?
     public var normalization: ModelNormalization?
     public var training: TrainingState?
 
     public init(
-        config: UNetConfig, parameters: [String: HostTensor], classes: [ModelClass]? = nil,
+        config: UNetConfig, parameters: [String: HostTensor], classes: [ModelClass]? = nil, background: ModelClass? = nil,
         normalization: ModelNormalization? = nil, training: TrainingState? = nil
     ) {
         self.config = config
         self.parameters = parameters
         self.classes = classes
+        self.background = background
         self.normalization = normalization
         self.training = training
     }
@@ -92,7 +96,7 @@ public struct ModelFile: Sendable {
                                      trainer: state.trainer)
         }
 
-        self.init(config: config, parameters: parameters, classes: document.classes,
+        self.init(config: config, parameters: parameters, classes: document.classes, background: document.background,
                   normalization: document.normalization, training: training)
     }
 
@@ -122,7 +126,7 @@ public struct ModelFile: Sendable {
                 return tensor.values
             }
         }
-        try Self.write(config: config, classes: classes, normalization: normalization, parameters: stored(parameters),
+        try Self.write(config: config, classes: classes, background: background, normalization: normalization, parameters: stored(parameters),
                        training: training.map {
                            (.init(adamStep: $0.adamStep, dropoutGeneratorState: $0.dropoutGeneratorState, trainer: $0.trainer),
                             stored($0.adamM, prefix: Self.adamMomentPrefix), stored($0.adamV, prefix: Self.adamVelocityPrefix))
@@ -134,7 +138,8 @@ public struct ModelFile: Sendable {
 
     /// Writes a model file whose tensors are fetched from `parameters` (and with `training` the
     /// Adam moments of the trainable ones) as the writer reaches them, one at a time.
-    static func write(config: UNetConfig, classes: [ModelClass]?, normalization: ModelNormalization?, parameters: @escaping TensorSource,
+    static func write(config: UNetConfig, classes: [ModelClass]?, background: ModelClass?, normalization: ModelNormalization?,
+                      parameters: @escaping TensorSource,
                       training: (state: ModelFileDocument.Training, firstMoments: TensorSource, secondMoments: TensorSource)?,
                       toFile path: String) throws {
         func fail(_ reason: String) -> ModelFileError { ModelFileError(path: path, reason: reason) }
@@ -151,7 +156,8 @@ public struct ModelFile: Sendable {
         }
 
         let document = ModelFileDocument(format: ModelFileDocument.format, version: ModelFileDocument.version, config: config,
-                                         classes: classes, normalization: normalization, training: training?.state)
+                                         classes: classes, background: background, normalization: normalization,
+                                         training: training?.state)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json: String

@@ -125,6 +125,8 @@ struct ModelFileDocument: Codable {
     var version: Int
     var config: UNetConfig
     var classes: [ModelClass]?
+    /// The name and colour class maps give pixels of no class; absent, predict uses white.
+    var background: ModelClass?
     var normalization: ModelNormalization?
     var training: Training?
 }

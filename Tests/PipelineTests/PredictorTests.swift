@@ -53,6 +53,25 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
     try writeScene(path, width: width, height: height) { b, x, y in smooth[(b * height + y) * width + x] }
 }
 
+/// A legend's background colour reaches the class maps; a model that stores none gets white,
+/// or, where a class is white, a colour no class uses, instead of refusing to predict.
+@Test func theBackgroundColourIsTheModelsOrOneNoClassUses() throws {
+    let folder = try TemporaryDirectory()
+    let model = try writeSmallModel(folder.file("plain.safetensors"), tileSize: 32)
+    let normalization = Normalization.identity(bands: 2).modelNormalization
+    let white = [ModelClass(name: "snow", red: 255, green: 255, blue: 255), ModelClass(name: "rock", red: 0, green: 0, blue: 0),
+                 ModelClass(name: "ice", red: 200, green: 230, blue: 255)]
+    try ModelFile(model: model, classes: white, normalization: normalization).write(toFile: folder.file("white.safetensors"))
+    try ModelFile(model: model, classes: white, background: ModelClass(name: "none", red: 9, green: 8, blue: 7),
+                  normalization: normalization).write(toFile: folder.file("stored.safetensors"))
+    func background(_ name: String) throws -> ClassLegend.Entry? {
+        try Predictor(options: PredictionOptions(modelPath: folder.file(name), outputDirectory: folder.file("out"))).legend.entry(id: 0)
+    }
+    #expect(try background("plain.safetensors")?.color == ClassLegend.Color(255, 255, 255))
+    #expect(try background("white.safetensors")?.color == ClassLegend.Color(1, 1, 1))
+    #expect(try background("stored.safetensors") == ClassLegend.Entry(id: 0, name: "none", color: ClassLegend.Color(9, 8, 7)))
+}
+
 @Test func tiledPredictionEqualsOneWholeImagePass() throws {
     let folder = try TemporaryDirectory()
     let modelPath = folder.file("m.safetensors")

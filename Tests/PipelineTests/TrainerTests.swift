@@ -184,6 +184,32 @@ final class StopAfter: Sendable {
     #expect(!FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
 }
 
+/// The legend's background (name and colour) is stored in the model, so predict paints what the
+/// legend said, even when a class took white, the default background.
+@Test func theLegendsBackgroundIsStoredInTheModel() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    let legend = """
+        classes:
+          - {id: 0, name: nothing, color: [0, 0, 0]}
+          - {id: 1, name: buildings, color: [255, 255, 255]}
+          - {id: 2, name: roads, color: [223, 194, 125]}
+          - {id: 3, name: trees, color: [27, 120, 55]}
+          - {id: 4, name: crops, color: [166, 219, 160]}
+          - {id: 5, name: water, color: [116, 173, 209]}
+        """
+    try legend.write(toFile: folder.file("legend.yml"), atomically: true, encoding: .utf8)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.legendPath = folder.file("legend.yml")
+    options.epochs = 1
+    try Trainer(options: options).run()
+    let file = try ModelFile(contentsOfFile: folder.file("m.safetensors"), includeTraining: false)
+    #expect(file.background == ModelClass(name: "nothing", red: 0, green: 0, blue: 0))
+    let predictor = try Predictor(options: PredictionOptions(modelPath: folder.file("m.safetensors"), outputDirectory: folder.file("out")))
+    #expect(predictor.legend.entry(id: 0)?.color == ClassLegend.Color(0, 0, 0))
+    #expect(predictor.legend.entry(id: 1)?.color == ClassLegend.Color(255, 255, 255))
+}
+
 /// Two runs training one model (a nightly job still busy when the next starts) would take turns
 /// writing its checkpoint and metrics: the second is refused before any work.
 @Test func aModelBeingTrainedIsLocked() throws {

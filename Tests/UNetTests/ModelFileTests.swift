@@ -46,6 +46,7 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
             classes: [ModelClass(name: "roads & \"tracks\"", red: 223, green: 194, blue: 125),
                       ModelClass(name: "trees", red: 27, green: 120, blue: 55),
                       ModelClass(name: "water", red: 116, green: 173, blue: 209)],
+            background: ModelClass(name: "nothing", red: 0, green: 0, blue: 0),
             normalization: ModelNormalization(mode: "zscore", mean: [1, 2.5, 3, 4e6], std: [0.5, 1, 2, 3]),
             training: training)
         try model.write(toFile: path)
@@ -54,6 +55,7 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         #expect(loaded.config == config)
         #expect(loaded.parameters == model.parameters)
         #expect(loaded.classes == model.classes)
+        #expect(loaded.background == model.background)
         #expect(loaded.normalization == model.normalization)
         #expect(loaded.training == training)
         #expect(try ModelFile(contentsOfFile: path, includeTraining: false).training == nil)
