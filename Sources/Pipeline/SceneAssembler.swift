@@ -32,7 +32,9 @@ struct SceneAssembler {
         probabilities = options.writeProbabilities
             ? try TIFFWriter(path: probabilityPath, width: info.width, height: info.height, bands: config.nClasses,
                              sampleType: .float32, layout: .tiled(width: 256, height: 256), compression: .deflate,
-                             geoReference: layout.geoReference.isGeoreferenced ? layout.geoReference : nil,
+                             // Every GeoTIFF tag, ground control points included, which no
+                             // world file can express.
+                             geoReference: layout.geoReference.isEmpty ? nil : layout.geoReference,
                              // Pixels with a missing sample (nodata; in a float scene also NaN or
                              // infinite) are NaN in every band, as the class map's are 255.
                              nodata: info.nodata != nil || info.sampleType.isFloatingPoint ? .nan : nil)

@@ -150,6 +150,27 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
     #expect(lines == expected)
 }
 
+/// Ground control points (tie points without a scale) have no world file, but the probability
+/// TIFF still carries every GeoTIFF tag of the scene.
+@Test func groundControlPointsReachTheProbabilityTIFF() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    let geo = GeoReference(modelTiepoint: [0, 0, 0, 1000, 2000, 0, 31, 0, 0, 1062, 2003, 0, 0, 31, 0, 997, 1938, 0],
+                           geoKeyDirectory: [1, 1, 0, 1, 1024, 0, 1, 1], geoAsciiParams: "WGS 84|")
+    try writeScene(folder.file("gcp.tif"), width: 32, height: 32) { _, x, y in Float(x * y) }
+    let source = try TIFFReader(path: folder.file("gcp.tif")).readWindow(PixelWindow(x: 0, y: 0, width: 32, height: 32))
+    let writer = try TIFFWriter(path: folder.file("gcp.tif"), width: 32, height: 32, bands: 2, sampleType: .float32,
+                                layout: .stripped(rowsPerStrip: 32), compression: .none, geoReference: geo)
+    try writer.writeRows(source)
+    try writer.finish()
+    var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out"))
+    options.writeProbabilities = true
+    let result = try Predictor(options: options).predict(scene: folder.file("gcp.tif"))
+    #expect(result.outputs.map { ($0 as NSString).lastPathComponent } == ["gcp.png", "gcp.prob.tif"])
+    #expect(try TIFFReader(path: folder.file("out/gcp.prob.tif")).geoReference == geo)
+}
+
 @Test func aBadSceneIsNamed() throws {
     let folder = try TemporaryDirectory()
     let modelPath = folder.file("m.safetensors")

@@ -65,6 +65,22 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.file("plain.pgw")))
     }
 
+    /// With RasterPixelIsPoint (GeoKey 1025 = 2) the tags already name the top-left pixel's
+    /// centre, which is what a world file says: no half-pixel shift, as GDAL reads it.
+    @Test func aPixelIsPointWorldFileNamesTheTiePointItself() throws {
+        let keys: [UInt16] = [1, 1, 0, 2, 1024, 0, 1, 1, 1025, 0, 1, 2]
+        let point = GeoReference(modelPixelScale: [2, 3, 0], modelTiepoint: [0, 0, 0, 1000, 2000, 0], geoKeyDirectory: keys)
+        #expect(point.pixelIsPoint)
+        #expect(point.worldFileText == "2.0\n0.0\n0.0\n-3.0\n1000.0\n2000.0\n")
+        let transformed = GeoReference(modelTransformation: [2, 0, 0, 1000, 0, -3, 0, 2000, 0, 0, 0, 0, 0, 0, 0, 1],
+                                       geoKeyDirectory: keys)
+        #expect(transformed.worldFileText == point.worldFileText)
+        var area = point
+        area.geoKeyDirectory = [1, 1, 0, 2, 1024, 0, 1, 1, 1025, 0, 1, 1]
+        #expect(!area.pixelIsPoint)
+        #expect(area.worldFileText == "2.0\n0.0\n0.0\n-3.0\n1001.0\n1998.5\n")
+    }
+
     @Test func worldFileNames() {
         #expect(WorldFile.path(forImage: "/a/scene.png") == "/a/scene.pgw")
         #expect(WorldFile.path(forImage: "/a/scene.tif") == "/a/scene.tfw")
