@@ -32,25 +32,26 @@ public struct Normalization: Sendable, Equatable {
 
     public var bands: Int { centre.count }
 
-    /// Whether a raw sample carries no data: the file's nodata value, NaN, or an infinity (which
-    /// no scaling makes finite, and which would turn every output it reaches into NaN).
+    /// Whether a sample read by `TIFFReader.readWindowMarkingNodata` carries no data: the file's
+    /// nodata value (made NaN by the reader), NaN, or an infinity (which no scaling makes finite,
+    /// and which would turn every output it reaches into NaN).
     @inline(__always)
-    public static func isMissing(_ sample: Float, nodata: Float?) -> Bool {
-        !sample.isFinite || sample == nodata
+    public static func isMissing(_ sample: Float) -> Bool {
+        !sample.isFinite
     }
 
-    /// Normalises a band-major buffer in place; missing samples (`isMissing`) become 0 (the data
-    /// mean under `zscore`, mid-range otherwise), so they carry no signal.
-    public func apply(to buffer: inout RasterBuffer, nodata: Double?) {
+    /// Normalises a band-major buffer (read with `readWindowMarkingNodata`) in place; missing
+    /// samples (`isMissing`) become 0 (the data mean under `zscore`, mid-range otherwise), so they
+    /// carry no signal.
+    public func apply(to buffer: inout RasterBuffer) {
         let plane = buffer.planeSize
         let clip = mode == .percentile
-        let missing = nodata.map { Float($0) }
         buffer.values.withUnsafeMutableBufferPointer { values in
             for band in 0..<buffer.bands {
                 let c = centre[band], inverse = 1 / scale[band]
                 for i in (band * plane)..<((band + 1) * plane) {
                     let x = values[i]
-                    if Self.isMissing(x, nodata: missing) { values[i] = 0; continue }
+                    if Self.isMissing(x) { values[i] = 0; continue }
                     var y = (x - c) * inverse
                     if clip { y = min(max(y, -1), 1) }
                     values[i] = y

@@ -141,15 +141,14 @@ public enum NormalizationStatistics {
             guard reader.info.bands == bands else {
                 throw PipelineError(path: region.path, reason: "has \(reader.info.bands) bands, expected \(bands)")
             }
-            let nodata = reader.info.nodata.map { Float($0) }
             for window in BlockReader(reader).windows(in: region.area) {
-                let buffer = try reader.readWindow(window)
+                let buffer = try reader.readWindowMarkingNodata(window)
                 let plane = buffer.planeSize
                 let more = buffer.values.withUnsafeBufferPointer { all in
                     var more = true
                     for band in 0..<bands {
                         valid.removeAll(keepingCapacity: true)
-                        for v in all[(band * plane)..<((band + 1) * plane)] where !Normalization.isMissing(v, nodata: nodata) {
+                        for v in all[(band * plane)..<((band + 1) * plane)] where !Normalization.isMissing(v) {
                             valid.append(v)
                         }
                         more = valid.withUnsafeBufferPointer { body(band, $0) } && more

@@ -51,13 +51,13 @@ struct SceneTiler {
                 let span = PixelWindow(x: grid.columnOrigins[0], y: y0,
                                        width: (grid.columnOrigins.last ?? 0) + t - grid.columnOrigins[0], height: t)
                 let source = grid.sourceWindow(for: span)
-                current = (row, source, try reader.readWindow(source))
-                recordInvalidRows(current.values, source: source, nodata: info.nodata, into: &invalidRows)
+                current = (row, source, try reader.readWindowMarkingNodata(source))
+                recordInvalidRows(current.values, source: source, into: &invalidRows)
                 band = current
             }
             var tile = ReflectPadding.extract(PixelWindow(x: grid.columnOrigins[column], y: grid.rowOrigins[row], width: t, height: t),
                                               from: current.values, at: current.source, width: info.width, height: info.height)
-            settings.normalization.apply(to: &tile, nodata: info.nodata)
+            settings.normalization.apply(to: &tile)
             tiles.append(tile)
             positions.append((row, column))
             nextTile += 1
@@ -67,8 +67,7 @@ struct SceneTiler {
 
     /// Marks pixels where any band is missing (`Normalization.isMissing`), for scene rows not checked before (bands
     /// overlap, and a row reads the same every time).
-    private mutating func recordInvalidRows(_ band: RasterBuffer, source: PixelWindow, nodata: Double?, into rows: inout [Int: [Bool]]) {
-        let missing = nodata.map { Float($0) }
+    private mutating func recordInvalidRows(_ band: RasterBuffer, source: PixelWindow, into rows: inout [Int: [Bool]]) {
         let plane = band.planeSize
         let first = max(checkedRows - source.y, 0)
         guard first < band.height else { return }
@@ -80,7 +79,7 @@ struct SceneTiler {
                     let base = b * plane + r * band.width
                     for x in 0..<band.width {
                         let v = values[base + x]
-                        if Normalization.isMissing(v, nodata: missing) {
+                        if Normalization.isMissing(v) {
                             flags[x] = true
                             any = true
                         }

@@ -155,20 +155,16 @@ public struct TileSampler: Sendable {
         let fileWindow = PixelWindow(x: inRegion.x + region.x, y: inRegion.y + region.y,
                                      width: inRegion.width, height: inRegion.height)
         let imageReader = try readers.reader(source.scene.imagePath)
-        var image = ReflectPadding.extract(local, from: try imageReader.readWindow(fileWindow), at: inRegion,
+        var image = ReflectPadding.extract(local, from: try imageReader.readWindowMarkingNodata(fileWindow), at: inRegion,
                                            width: region.width, height: region.height)
         let labelBuffer = ReflectPadding.extract(local, from: try readers.reader(source.labelPath).readWindow(fileWindow),
                                                  at: inRegion, width: region.width, height: region.height)
         let plane = image.planeSize
         var invalid = [Bool](repeating: false, count: plane)
-        let nodata = source.scene.nodata.map { Float($0) }
         for band in 0..<image.bands {
-            for i in 0..<plane {
-                let v = image.values[band * plane + i]
-                if Normalization.isMissing(v, nodata: nodata) { invalid[i] = true }
-            }
+            for i in 0..<plane where Normalization.isMissing(image.values[band * plane + i]) { invalid[i] = true }
         }
-        normalization.apply(to: &image, nodata: source.scene.nodata)
+        normalization.apply(to: &image)
         var labels = [UInt8](repeating: 0, count: plane)
         var targets = [Float](repeating: 0, count: classes * plane)
         switch source.scene.maskKind {

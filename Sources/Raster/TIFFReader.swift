@@ -117,6 +117,25 @@ public final class TIFFReader {
         return RasterBuffer(bands: bands, width: window.width, height: window.height, values: values)
     }
 
+    /// Reads a window as `readWindow` does, with every sample that holds the file's nodata value
+    /// made NaN. The stored value is compared, as GDAL compares it: a Float32 copy of a 32- or
+    /// 64-bit integer or of a double would also take the nodata value's neighbours for it
+    /// (16777216 for 16777217).
+    public func readWindowMarkingNodata(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> RasterBuffer {
+        var buffer = try readWindow(window, page: page)
+        guard let nodata = info.nodata, !nodata.isNaN else { return buffer }
+        let rounded = Float(nodata)
+        guard buffer.values.contains(rounded) else { return buffer }
+        switch info.sampleType {
+        case .uint32, .int32, .uint64, .int64, .float64:
+            let exact = try readWindowExactly(window, page: page).values
+            for i in buffer.values.indices where exact[i] == nodata { buffer.values[i] = .nan }
+        case .uint8, .int8, .uint16, .int16, .float16, .float32:
+            for i in buffer.values.indices where buffer.values[i] == rounded { buffer.values[i] = .nan }
+        }
+        return buffer
+    }
+
     /// Reads a window of a page as Float64, band-major, as `readWindow` does: the stored values of
     /// 32-bit integers and 64-bit floats, which Float32 rounds or overflows, come out exact.
     public func readWindowExactly(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> (bands: Int, values: [Double]) {

@@ -34,8 +34,8 @@ func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata:
     #expect(n.centre[1] == 5)
     #expect(n.scale[1] == 1)  // zero deviation falls back to 1 rather than dividing by zero
 
-    var buffer = RasterBuffer(bands: 2, width: 2, height: 1, values: [Float(mean), Float(mean + std), -9999, 5])
-    n.apply(to: &buffer, nodata: -9999)
+    var buffer = RasterBuffer(bands: 2, width: 2, height: 1, values: [Float(mean), Float(mean + std), .nan, 5])
+    n.apply(to: &buffer)
     #expect(abs(buffer.values[0]) < 1e-5)
     #expect(abs(buffer.values[1] - 1) < 1e-5)
     #expect(buffer.values[2] == 0)
@@ -51,7 +51,7 @@ func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata:
     #expect(abs(p.centre[0] - 500) < 2)
     #expect(abs(p.scale[0] - 480) < 2)
     var buffer = RasterBuffer(bands: 2, width: 1, height: 1, values: [5000, -5000])
-    p.apply(to: &buffer, nodata: nil)
+    p.apply(to: &buffer)
     #expect(buffer.values == [1, -1])
 
     let g = try NormalizationStatistics.compute(mode: .minmaxGlobal, regions: [region], bands: 2)
@@ -90,7 +90,7 @@ func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata:
     }
     let zscore = Normalization(mode: .zscore, centre: [1, 2], scale: [3, 4])
     var buffer = RasterBuffer(bands: 2, width: 2, height: 1, values: [.infinity, 4, -.infinity, .nan])
-    zscore.apply(to: &buffer, nodata: nil)
+    zscore.apply(to: &buffer)
     #expect(buffer.values == [0, 1, 0, 0])
 }
 

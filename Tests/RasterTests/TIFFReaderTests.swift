@@ -290,6 +290,30 @@ func maximumDifference(_ a: RasterBuffer, _ b: RasterBuffer) -> Float {
         }
     }
 
+    /// Only samples holding exactly the nodata value become NaN: their Float32 neighbours
+    /// (16777216 beside 16777217, 0.1 + 1e-12 beside 0.1) stay data.
+    @Test func nodataIsMarkedByTheStoredValue() throws {
+        let folder = try TemporaryFolder()
+        let cases: [(bits: Int, format: UInt16, nodata: String, samples: [Double])] = [
+            (32, 2, "16777217", [16777217, 16777216, 5]),
+            (32, 1, "4294967295", [4294967295, 4294967040, 7]),
+            (64, 3, "0.1", [0.1, 0.1 + 1e-12, -2]),
+            (8, 1, "200", [200, 199, 201]),
+            (32, 3, "-3.4028234663852886e+38", [-3.4028234663852886e+38, 0, 1]),
+        ]
+        for (bits, format, nodata, samples) in cases {
+            var fixture = TIFFFixture()
+            (fixture.width, fixture.height, fixture.bitsPerSample, fixture.sampleFormat) = (3, 1, bits, format)
+            fixture.extraTags = [(UInt32(CTIFF_TAG_GDAL_NODATA), nodata)]
+            fixture.value = { _, _, x, _ in samples[x] }
+            let path = folder.file("n\(bits)-\(format).tif")
+            try fixture.write(to: path)
+            let read = try TIFFReader(path: path).readWindowMarkingNodata(PixelWindow(x: 0, y: 0, width: 3, height: 1))
+            #expect(read.values[0].isNaN, "\(nodata)")
+            #expect(read.values[1...].allSatisfy { $0.isFinite }, "\(nodata): \(read.values)")
+        }
+    }
+
     @Test func gdalNodataIsParsed() throws {
         let folder = try TemporaryFolder()
         for (text, expected) in [("-9999", -9999.0), ("0", 0), ("nan", Double.nan), ("-3.4028234663852886e+38", -3.4028234663852886e+38)] {
