@@ -207,6 +207,7 @@ public struct BatchPrediction {
         if !stale.isEmpty {
             // Made only now, so that a run with nothing to do does not load the model.
             let predictor = try Predictor(options: job.options)
+            if let warning = predictor.config.speedWarning { log.info("note: " + warning) }
             var next = 0
             var previousLanded = Date()
             var stopped = false

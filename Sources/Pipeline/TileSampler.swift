@@ -100,7 +100,9 @@ public struct TileSampler: Sendable {
         return windows
     }
 
-    /// One validation batch of the given windows, without augmentation.
+    /// One validation batch of the given windows, without augmentation. Only the pixels each
+    /// window scores (`scoredRange`) count: the rest, mirrored from the region or scored by a
+    /// neighbouring window too, are marked ignored, so every held-out pixel counts once.
     public func validationBatch(_ windows: ArraySlice<(sourceIndex: Int, window: PixelWindow)>, readers: ReaderCache) throws -> TrainingBatch {
         var assembly = BatchAssembly(size: windows.count, tileSize: tileSize, channels: normalization.bands, classes: classes)
         for (slot, entry) in windows.enumerated() {
@@ -110,8 +112,20 @@ public struct TileSampler: Sendable {
             let tile = try readTile(Draw(sourceIndex: entry.sourceIndex, window: entry.window, transform: .identity),
                                     region: heldOut, readers: readers)
             assembly.place(tile, transform: .identity, slot: slot)
+            let columns = scoredRange(origin: entry.window.x, length: heldOut.width)
+            let rows = scoredRange(origin: entry.window.y - heldOut.y, length: heldOut.height)
+            assembly.ignore(slot: slot) { x, y in !columns.contains(entry.window.x + x) || !rows.contains(entry.window.y - heldOut.y + y) }
         }
         return assembly.batch
+    }
+
+    /// The region positions that the validation window at `origin` (one of
+    /// `gridOrigins(length:)`) scores: those inside the region that no earlier window covers.
+    func scoredRange(origin: Int, length: Int) -> Range<Int> {
+        let origins = gridOrigins(length: length)
+        let previousEnd = origins.last { $0 < origin }.map { $0 + tileSize } ?? 0
+        let start = max(origin, previousEnd, 0), end = min(origin + tileSize, length)
+        return start..<max(start, end)
     }
 
     func gridOrigins(length: Int) -> [Int] {
@@ -235,6 +249,17 @@ struct BatchAssembly {
             for k in 0..<classes { targets[(base + p) * classes + k] = target.values[k * plane + p] }
             labels[base + p] = label[p]
             ignore[base + p] = label[p] == ClassLegend.ignoreValue ? 1 : 0
+        }
+    }
+
+    /// Marks the pixels (tile column, row) of one slot for which `excluded` holds as unlabelled.
+    mutating func ignore(slot: Int, where excluded: (Int, Int) -> Bool) {
+        let base = slot * tileSize * tileSize
+        for y in 0..<tileSize {
+            for x in 0..<tileSize where excluded(x, y) {
+                ignore[base + y * tileSize + x] = 1
+                labels[base + y * tileSize + x] = ClassLegend.ignoreValue
+            }
         }
     }
 

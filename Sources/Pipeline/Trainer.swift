@@ -41,7 +41,7 @@ public struct Trainer {
         var config = resumed?.config ?? UNetConfig(
             nClasses: classes, nChannels: 1, tileSize: options.tileSize, nFiltersStart: options.filters,
             growthFactor: options.growthFactor, depth: options.depth, upsampling: options.upsampling,
-            dropout: options.dropout, classWeights: options.classWeights)
+            dropout: options.dropout, classWeights: options.classWeights ?? Self.defaultClassWeights(legend))
         guard config.nClasses == classes else {
             throw PipelineError(path: lastCheckpointPath, reason: "the checkpoint has \(config.nClasses) classes but the legend has \(classes)")
         }
@@ -83,6 +83,9 @@ public struct Trainer {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
             progress = stored
+            // The best model so far is gone (deleted, or never copied to this machine): the next
+            // epoch's model is the best there is, and must be written.
+            if !FileManager.default.fileExists(atPath: options.output) { progress.bestValidationLoss = nil }
             var conflicts = Self.resumeConflicts(options, config: config, progress: progress)
             // `auto` asks for the weights of this data: the checkpoint's, if the data is the same.
             let givenWeights = options.classWeights
@@ -279,6 +282,14 @@ public struct Trainer {
         return problems
     }
 
+    /// The class weights without `--class-weights`: the reference's (buildings 0.2, roads 0.3,
+    /// trees 0.1, crops 0.1, water 0.3) for the reference legend, equal weights for any other,
+    /// whose five classes need not be those.
+    static func defaultClassWeights(_ legend: ClassLegend) -> [Double]? {
+        let classes = legend.classes.count - 1
+        return legend == .default ? nil : [Double](repeating: 1 / Double(max(classes, 1)), count: classes)
+    }
+
     /// The legend and its classes but background, whose ids must run 1, 2, ...: the network's
     /// output channel k is class id k + 1, and background (0) is "no class".
     func trainingLegend() throws -> (legend: ClassLegend, foreground: [ClassLegend.Entry]) {
@@ -418,34 +429,48 @@ public struct Trainer {
     }
 
     struct ValidationResult {
-        var loss: Double
+        /// Nil when the held-out rows have no labelled pixel.
+        var loss: Double?
         var classIoU: [(name: String, iou: Double)]
         var meanIoU: Double?
     }
 
+    /// Scores the held-out rows: the loss over their labelled pixels (each counted once), and
+    /// per class the IoU of the painted class (class maps) or of the class's own band at 0.5
+    /// (multi-label masks, whose pixels may hold several classes).
     func validate(_ model: UNetModel, sampler: TileSampler, windows: [(sourceIndex: Int, window: PixelWindow)],
                   readers: ReaderCache, legend: ClassLegend, batchSize: Int) throws -> ValidationResult? {
         guard !windows.isEmpty else { return nil }
         let classes = legend.classes.count - 1
         let painter = ClassPainter(classes: classes)
-        var matrix = ConfusionMatrix(classCount: classes + 1)
-        var lossSum = 0.0, lossTiles = 0
+        var sums = WeightedBinaryCrossEntropy.Sums(classes: classes)
+        var intersection = [Int](repeating: 0, count: classes), union = [Int](repeating: 0, count: classes)
         var start = 0
         while start < windows.count {
             let slice = windows[start..<min(start + batchSize, windows.count)]
             let batch = try sampler.validationBatch(slice, readers: readers)
-            let probabilities = try model.validationForward(batch.inputs)
-            lossSum += WeightedBinaryCrossEntropy.loss(probabilities: probabilities.values, targets: batch.targets.values,
-                                                       ignore: batch.ignore.values, classWeights: model.config.classWeights) * Double(slice.count)
-            lossTiles += slice.count
-            let pixels = batch.labels.count
-            let predicted = painter.paint(pixelMajor: probabilities.values, pixels: pixels, classes: classes)
-            try matrix.add(truth: batch.labels, prediction: predicted)
+            let probabilities = try model.validationForward(batch.inputs).values
+            let targets = batch.targets.values, ignore = batch.ignore.values
+            sums.add(probabilities: probabilities, targets: targets, ignore: ignore)
+            let plane = sampler.tileSize * sampler.tileSize
+            let painted = painter.paint(pixelMajor: probabilities, pixels: ignore.count, classes: classes)
+            for (slot, entry) in slice.enumerated() {
+                let multiLabel = sampler.sources[entry.sourceIndex].scene.maskKind == .multiLabel
+                for i in (slot * plane)..<((slot + 1) * plane) where ignore[i] == 0 {
+                    for c in 0..<classes {
+                        let truth = targets[i * classes + c] > 0.5
+                        let predicted = multiLabel ? probabilities[i * classes + c] >= painter.threshold : Int(painted[i]) == c + 1
+                        if truth && predicted { intersection[c] += 1 }
+                        if truth || predicted { union[c] += 1 }
+                    }
+                }
+            }
             start += slice.count
         }
-        let ious = (1...classes).map { (name: legend.classes[$0].name, iou: matrix.metrics(of: $0).iou) }
+        let ious = (0..<classes).map { (name: legend.classes[$0 + 1].name, iou: union[$0] == 0 ? Double.nan : Double(intersection[$0]) / Double(union[$0])) }
         let defined = ious.map(\.iou).filter { !$0.isNaN }
-        return ValidationResult(loss: lossSum / Double(max(lossTiles, 1)), classIoU: ious,
+        return ValidationResult(loss: sums.loss(classWeights: model.config.classWeights), classIoU: ious,
                                 meanIoU: defined.isEmpty ? nil : defined.reduce(0, +) / Double(defined.count))
     }
+
 }

@@ -43,6 +43,14 @@ public struct UNetConfig: Sendable, Equatable, Codable {
     /// The reference network: 8 bands in, 5 classes out, 160×160 tiles, depth 5, 32 filters.
     public static let reference = UNetConfig()
 
+    /// Why this network will run slowly, or nil. oneDNN's fast convolutions work on blocks of 8
+    /// channels; with a filter count that is not a multiple of 8 every convolution falls back to
+    /// its reference code, measured 40–100 times slower.
+    public var speedWarning: String? {
+        guard nFiltersStart % 8 != 0 else { return nil }
+        return "\(nFiltersStart) filters is not a multiple of 8, so oneDNN runs reference convolutions, 40–100× slower; 8 or 16 filters are faster"
+    }
+
     /// Every reason this configuration cannot be built, empty when it can.
     public var problems: [String] {
         var found: [String] = []

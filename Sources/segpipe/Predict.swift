@@ -49,6 +49,7 @@ struct Predict: ParsableCommand {
         options.pipelined = !sequential
 
         let predictor = try Predictor(options: options)
+        if let warning = predictor.config.speedWarning { printLine("note: " + warning) }
         let list = Predictor.sceneList(inputs, longestOutputSuffix: probabilities ? ".prob.tif" : ".png")
         let (scenes, problems) = (list.scenes, list.problems)
         if scenes.isEmpty && problems.isEmpty {

@@ -13,6 +13,7 @@ final class ProgressDisplay {
             if plan.startedWithoutCheckpoint { line("no checkpoint to resume from; starting a new model") }
             let resumed = plan.resumedAtBatch > 0 ? ", resuming at batch \(plan.resumedAtBatch)" : ""
             line("training on \(plan.scenes) scenes, \(plan.validationTiles) validation tiles, \(plan.totalBatches) batches\(resumed)")
+            if let warning = plan.config.speedWarning { line("note: " + warning) }
             line("normalization \(plan.normalization.mode.rawValue); class weights \(plan.classWeights.map { String(format: "%.3f", $0) }.joined(separator: ", "))")
         case let .step(epoch, step, loss, rate, eta):
             guard interactive, Date().timeIntervalSince(lastDraw) > 0.2 else { return }

@@ -88,7 +88,39 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     #expect(windows.map(\.window.x) == [0, 16, 24])
     #expect(windows.allSatisfy { $0.window.y == 27 - 3 })
     let batch = try sampler.validationBatch(windows[...], readers: ReaderCache())
-    for p in 0..<(3 * 16 * 16) { #expect(batch.inputs.values[p * 2] == Float(batch.labels[p]) * 100) }
+    // Scored pixels: each held-out pixel exactly once, never a mirrored or a neighbour's one.
+    var scored: [Int] = []
+    for (slot, entry) in windows.enumerated() {
+        for y in 0..<16 {
+            for x in 0..<16 where batch.ignore.values[slot * 256 + y * 16 + x] == 0 {
+                let p = slot * 256 + y * 16 + x
+                #expect(batch.inputs.values[p * 2] == Float(batch.labels[p]) * 100)
+                scored.append((entry.window.y + y) * 40 + entry.window.x + x)
+            }
+        }
+    }
+    #expect(scored.sorted() == Array((27 * 40)..<(36 * 40)))
+}
+
+@Test func validationWindowsScoreTheirOwnPixels() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 40, height: 36)
+    let (sampler, cache) = try makeSampler(folder)
+    defer { withExtendedLifetime(cache) {} }
+    // Origins 0, 16, 24 over 40: the last window's first 8 columns are its neighbour's.
+    #expect([0, 16, 24].map { sampler.scoredRange(origin: $0, length: 40) } == [0..<16, 16..<32, 32..<40])
+    #expect(sampler.scoredRange(origin: -3, length: 9) == 0..<9)
+}
+
+@Test func aValidationLossWeighsEveryLabelledPixelAlike() {
+    var sums = WeightedBinaryCrossEntropy.Sums(classes: 1)
+    #expect(sums.loss(classWeights: [1]) == nil)
+    // One batch with one labelled pixel, one with three: the loss is over four pixels, not the
+    // mean of two batch means.
+    sums.add(probabilities: [0.5, 0.9], targets: [1, 0], ignore: [0, 1])
+    sums.add(probabilities: [0.9, 0.9, 0.9], targets: [1, 1, 1], ignore: [0, 0, 0])
+    let expected = (-log(0.5) - 3 * log(Double(Float(0.9)))) / 4
+    #expect(abs((sums.loss(classWeights: [1]) ?? 0) - expected) < 1e-6)
 }
 
 @Test func datasetProblemsNameEveryFile() throws {

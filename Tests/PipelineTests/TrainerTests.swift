@@ -83,6 +83,47 @@ final class StopAfter: Sendable {
     #expect(plans.map(\.resumedAtBatch) == [3])
 }
 
+/// A resumed run whose best model file is gone writes the next epoch's, whatever its score: it
+/// used to finish without any model when no later epoch beat the lost one.
+@Test func aResumedRunReplacesAMissingBestModel() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.epochs = 1
+    try Trainer(options: options).run()
+    // A best score no epoch can beat, so only the missing file can make the next epoch write.
+    var checkpoint = try ModelFile(contentsOfFile: folder.file("m.last.safetensors"))
+    var progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try #require(checkpoint.training?.trainer).utf8))
+    progress.bestValidationLoss = -1
+    checkpoint.training?.trainer = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
+    try checkpoint.write(toFile: folder.file("m.last.safetensors"))
+    try FileManager.default.removeItem(atPath: folder.file("m.safetensors"))
+    options.epochs = 2
+    options.resume = true
+    try Trainer(options: options).run()
+    #expect(FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
+}
+
+/// Held-out rows without a labelled pixel give no validation loss (not 0, which no later epoch
+/// could beat): the metrics say null and the best model follows the training loss.
+@Test func heldOutRowsWithoutLabelsGiveNoValidationLoss() throws {
+    let folder = try TemporaryDirectory()
+    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
+    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
+    try writeScene(folder.file("images/a.tif"), width: 32, height: 40) { b, x, y in Float(b + x + y) }
+    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 40, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 40), compression: .none)
+    try mask.writeRows(RasterBuffer(bands: 1, width: 32, height: 40, values: (0..<1280).map { $0 >= 32 * 32 ? 255 : Float($0 % 4) }))
+    try mask.finish()
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.validationFraction = 0.2
+    try Trainer(options: options).run()
+    let lines = try String(contentsOfFile: folder.file("m.metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+    #expect(lines.count == 2)
+    #expect(lines.allSatisfy { $0.contains("\"validationLoss\": null") }, "\(lines)")
+    #expect(FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
+}
+
 @Test func theOutputFolderIsCreated() throws {
     let folder = try TemporaryDirectory()
     try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
@@ -205,6 +246,8 @@ final class StopAfter: Sendable {
     try Trainer(options: options).run()
     let file = try ModelFile(contentsOfFile: folder.file("m.safetensors"), includeTraining: false)
     #expect(file.background == ModelClass(name: "nothing", red: 0, green: 0, blue: 0))
+    // Five classes, but not the reference's: equal weights, not the reference's 0.2, 0.3, ...
+    #expect(file.config.classWeights == [0.2, 0.2, 0.2, 0.2, 0.2])
     let predictor = try Predictor(options: PredictionOptions(modelPath: folder.file("m.safetensors"), outputDirectory: folder.file("out")))
     #expect(predictor.legend.entry(id: 0)?.color == ClassLegend.Color(0, 0, 0))
     #expect(predictor.legend.entry(id: 1)?.color == ClassLegend.Color(255, 255, 255))

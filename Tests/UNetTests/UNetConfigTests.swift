@@ -24,3 +24,10 @@ import Testing
     #expect(UNetConfig(nClasses: 3).problems.isEmpty)
     #expect(UNetConfig(nClasses: 3, classWeights: [1, 2]).problems.count == 1)
 }
+
+@Test func filterCountsOffTheBlocksOfEightAreWarnedAbout() {
+    var config = UNetConfig.reference
+    #expect(config.speedWarning == nil)
+    config.nFiltersStart = 12
+    #expect(config.speedWarning?.hasPrefix("12 filters is not a multiple of 8") == true)
+}
