@@ -37,14 +37,22 @@ public struct TrainingDataset: Sendable {
                             channels: Int, channelsSource: String = "the model", classes: Int) throws -> TrainingDataset {
         let imageFiles = try listFiles(images).filter { imageExtensions.contains(($0 as NSString).pathExtension.lowercased()) }
         if imageFiles.isEmpty { throw PipelineError(path: images, reason: "no .tif or .tiff scenes in this folder") }
-        let maskFiles = Set(try listFiles(masks))
+        // Extensions in any case (scene7.PNG), as evaluate pairs its truth files.
+        let masksByStem = Dictionary(grouping: try listFiles(masks).filter {
+            maskExtensions.contains(Evaluator.splitExtension($0).extension.lowercased())
+        }, by: { Evaluator.splitExtension($0).stem })
         var scenes: [TrainingScene] = []
         var problems: [String] = []
         for imageName in imageFiles {
             let stem = (imageName as NSString).deletingPathExtension
             let imagePath = (images as NSString).appendingPathComponent(imageName)
-            guard let maskName = maskExtensions.map({ stem + maskSuffix + "." + $0 }).first(where: maskFiles.contains) else {
-                problems.append("\(imagePath): no mask \(stem)\(maskSuffix).png or .tif in \(masks)")
+            let candidates = (masksByStem[stem + maskSuffix] ?? []).sorted()
+            guard let maskName = candidates.first else {
+                problems.append("\(imagePath): no mask \(stem)\(maskSuffix).png, .tif or .tiff in \(masks)")
+                continue
+            }
+            guard candidates.count == 1 else {
+                problems.append("\(imagePath): more than one mask in \(masks): \(candidates.joined(separator: " and "))")
                 continue
             }
             let maskPath = (masks as NSString).appendingPathComponent(maskName)
@@ -81,10 +89,8 @@ public struct TrainingDataset: Sendable {
         let kind: TrainingScene.MaskKind
         switch try RasterFileKind.detect(path: maskPath) {
         case .png:
+            // Gray, gray+alpha, palette, RGB or RGBA: `PNGMaskReader` reads them all.
             mask = try PNGReader(path: maskPath).info
-            guard mask.bands == 1 || mask.bands == 3 || mask.bands == 4 else {
-                throw PipelineError(path: maskPath, reason: "a PNG mask must be grayscale, palette, RGB or RGBA (has \(mask.bands) channels)")
-            }
             kind = .classMap
         case .tiff:
             mask = try TIFFReader(path: maskPath).info

@@ -28,11 +28,11 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional) var stepsPerEpoch = 100
     @Option(parsing: .unconditional) var batchSize = 8
     @Option(parsing: .unconditional) var learningRate = 1e-3
-    @Option(parsing: .unconditional, help: ArgumentHelp("Per-class loss weights, comma-separated, or 'auto' (inverse class frequency).", valueName: "w1,w2,...|auto"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Per-class loss weights, comma-separated, or 'auto' (inverse class frequency); default: the reference's for the default legend, equal for any other.", valueName: "w1,w2,...|auto"))
     var classWeights: String?
     @Option(parsing: .unconditional, help: "Tile side (a multiple of 2^depth).") var tileSize = 160
     @Option(parsing: .unconditional) var depth = 5
-    @Option(parsing: .unconditional, help: "Filters at the first level.") var filters = 32
+    @Option(parsing: .unconditional, help: "Filters at the first level; keep it a multiple of 8 (others run 40–100× slower).") var filters = 32
     @Option(parsing: .unconditional) var growthFactor = 2
     @Option(help: "How the decoder upsamples.") var upsampling: Pipeline.Upsampling = .transpose
     @Option(parsing: .unconditional) var dropout = 0.25
@@ -78,7 +78,8 @@ struct Train: ParsableCommand {
         options.seed = seed
         options.normalization = normalization
         options.validationFraction = validationFraction
-        options.validationScenes = validationScenes?.split(separator: ",").map { String($0) } ?? []
+        // "scene5, scene6" as well as "scene5,scene6": a space is never part of the list's meaning.
+        options.validationScenes = validationScenes?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         options.rareClassProbability = oversampleRare
         options.loaderThreads = loaderThreads
         options.resume = resume

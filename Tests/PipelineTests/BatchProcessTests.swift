@@ -163,6 +163,18 @@ import Testing
         #expect(text.contains("scene1.tif: cannot write") && text.contains("(File too large)"), "\(text)")
     }
 
+    @Test func validationSceneNamesMayHaveSpacesAfterTheirCommas() throws {
+        let folder = try TemporaryDirectory()
+        try SampleDataset(sceneCount: 3, width: 32, height: 32, seed: 4).write(to: folder.path)
+        let (status, text) = try SegpipeProcess(segpipe, [
+            "train", "--images", folder.file("images"), "--masks", folder.file("masks"), "--out", folder.file("m.safetensors"),
+            "--validation-scenes", "scene2, scene3", "--epochs", "1", "--steps-per-epoch", "1", "--batch-size", "1",
+            "--tile-size", "32", "--depth", "1", "--filters", "8",
+        ], in: folder).finish()
+        #expect(status == 0, "\(text)")
+        #expect(text.contains("training on 3 scenes"), "\(text)")
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in

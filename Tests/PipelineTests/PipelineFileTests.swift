@@ -346,8 +346,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
             class-weights: [1, 2]
         """
     #expect(problem(text, in: folder).split(separator: "\n").map(String.init) == [
-        "p.yml:4:12: \(folder.file("images/scene1.tif")): no mask scene1_mask.png or .tif in \(folder.file("masks"))",
-        "p.yml:4:12: \(folder.file("images/scene2.tif")): no mask scene2_mask.png or .tif in \(folder.file("masks"))",
+        "p.yml:4:12: \(folder.file("images/scene1.tif")): no mask scene1_mask.png, .tif or .tiff in \(folder.file("masks"))",
+        "p.yml:4:12: \(folder.file("images/scene2.tif")): no mask scene2_mask.png, .tif or .tiff in \(folder.file("masks"))",
         "p.yml:8:20: 'class-weights' has 2 entries for the legend's 5 classes",
     ])
     let allHeldOut = text.replacingOccurrences(of: "    mask-suffix: _mask\n", with: "")

@@ -145,6 +145,29 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
     }
 }
 
+/// Masks pair whatever the case of their extension, gray+alpha PNGs are masks too (transparent
+/// = no label), and two masks for one scene are named rather than one picked.
+@Test func masksPairByStemWithAnyExtensionCase() throws {
+    let folder = try TemporaryDirectory()
+    try writeLabelledScene(folder: folder, name: "a", width: 8, height: 8)
+    try FileManager.default.moveItem(atPath: folder.file("masks/a.png"), toPath: folder.file("masks/a.PNG"))
+    try writeScene(folder.file("images/b.tif"), width: 8, height: 8) { _, _, _ in 1 }
+    let grayAlpha = try PNGWriter(path: folder.file("masks/b.png"), width: 8, height: 8, layout: .grayAlpha(bitDepth: 8))
+    for y in 0..<8 { try grayAlpha.writeRow((0..<8).flatMap { x -> [UInt16] in [UInt16(x % 3), y == 0 ? 0 : 255] }) }
+    try grayAlpha.finish()
+    let dataset = try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 2, classes: 5)
+    #expect(dataset.scenes.map { ($0.maskPath as NSString).lastPathComponent } == ["a.PNG", "b.png"])
+    let ids = try PNGMaskReader(path: folder.file("masks/b.png"), legend: .default).readRows(2)
+    #expect(ids[0..<8].allSatisfy { $0 == ClassLegend.ignoreValue })
+    #expect(Array(ids[8..<16]) == (0..<8).map { UInt8($0 % 3) })
+
+    try FileManager.default.copyItem(atPath: folder.file("masks/b.png"), toPath: folder.file("masks/b.tif"))
+    let problems = #expect(throws: DatasetProblems.self) {
+        try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 2, classes: 5)
+    }
+    #expect(problems?.problems == ["\(folder.file("images/b.tif")): more than one mask in \(folder.file("masks")): b.png and b.tif"])
+}
+
 @Test func nodataInATIFFMaskMeansNoLabel() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
