@@ -104,7 +104,11 @@ struct YAMLMappingReader {
     }
 
     mutating func uint64(_ key: String) -> UInt64? {
-        scalar(key, "a non-negative whole number") { Int.construct(from: $0).flatMap { $0 >= 0 ? UInt64($0) : nil } }
+        // Up to 2^64 − 1, as on the command line: Yams's Int stops at 2^63 − 1.
+        scalar(key, "a non-negative whole number") { scalar in
+            if scalar.style == .plain, let value = UInt64(scalar.string) { return value }
+            return Int.construct(from: scalar).flatMap { $0 >= 0 ? UInt64($0) : nil }
+        }
     }
 
     mutating func double(_ key: String) -> Double? {

@@ -368,3 +368,20 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(lines.count == PipelineFileProblems.limit + 1)
     #expect(lines.last == "p.yml: and 30 more problems")
 }
+
+/// A train stage's seed reaches 2^64 − 1, as `--seed` does; a quoted or negative one is refused.
+@Test func aSeedSpansUInt64() throws {
+    let folder = try TemporaryDirectory()
+    func stage(_ seed: String) throws -> PipelineFile {
+        try "stages:\n  - stage: train\n    images: i\n    masks: m\n    out: o.safetensors\n    seed: \(seed)\n"
+            .write(toFile: folder.file("p.yml"), atomically: true, encoding: .utf8)
+        return try PipelineFile.load(path: folder.file("p.yml"))
+    }
+    guard case .train(let options) = try stage("18446744073709551615").stages[0].action else {
+        Issue.record("not a train stage")
+        return
+    }
+    #expect(options.seed == UInt64.max)
+    #expect(throws: PipelineFileProblems.self) { try stage("-1") }
+    #expect(throws: PipelineFileProblems.self) { try stage("\"7\"") }
+}
