@@ -119,7 +119,8 @@ public struct PipelineRunner {
                     try AtomicFile.write(Data(report.json.serialized.utf8), to: reportPath)
                     log.info("\(stage.name): wrote \(reportPath)")
                 }
-                log.info(report.table)
+                // The log takes one line at a time (it escapes what a line holds).
+                for line in report.table.split(separator: "\n", omittingEmptySubsequences: false) { log.info(String(line)) }
                 for failure in report.failures { log.error("\(stage.name): \(failure.message)") }
                 if !report.failures.isEmpty { outcome = .someFailed }
             }

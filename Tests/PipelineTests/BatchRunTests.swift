@@ -174,6 +174,27 @@ final class LockedLines: Sendable {
     #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("report.json")))
 }
 
+/// An evaluate stage logs its table a line at a time: the standard log escapes a newline inside
+/// a line, which turned the whole table into one line of "\n"s.
+@Test func anEvaluateStageLogsItsTableLineByLine() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    _ = try fixture.run()
+    let text = """
+        stages:
+          - stage: evaluate
+            predictions: maps
+            truth: maps
+        """
+    try text.write(toFile: fixture.folder.file("e.yml"), atomically: true, encoding: .utf8)
+    let lines = Mutex<[String]>([])
+    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("e.yml")),
+                                    log: RunLog(level: .normal) { line, _ in lines.withLock { $0.append(line) } })
+    _ = try runner.run()
+    let logged = lines.withLock { $0 }
+    #expect(logged.allSatisfy { !$0.contains("\n") }, "\(logged)")
+    #expect(logged.contains { $0.hasPrefix("total over 2 scenes") }, "\(logged)")
+}
+
 /// Scenes with the same name in two input folders: the second is reported failed, and every
 /// other scene is still predicted.
 @Test func aNameClashFailsOnlyTheLaterScene() throws {
