@@ -14,6 +14,9 @@ typedef struct ctiff_messages {
     char lastWarning[1024];
     int errorCount;
     int warningCount;
+    /* Set by writers: a write error's errno is worth naming. A reader leaves it 0, so that a
+       stale errno of an earlier write never explains a read error. */
+    int namesWriteErrno;
 } ctiff_messages;
 
 /* errno values only a failed write leaves; libtiff's "Write error" does not say which. */
@@ -28,7 +31,7 @@ static inline int ctiff_error_handler(TIFF *tif, void *user, const char *module,
     if (m == NULL) return 1;
     char text[1024];
     vsnprintf(text, sizeof text, fmt, ap);
-    if (ctiff_is_write_errno(failure)) {
+    if (m->namesWriteErrno && ctiff_is_write_errno(failure)) {
         size_t used = strlen(text);
         snprintf(text + used, sizeof text - used, " (%s)", strerror(failure));
     }

@@ -11,10 +11,11 @@ public struct BlockReader {
 
     public init(_ reader: TIFFReader) { self.reader = reader }
 
-    /// Calls `body` with each window of `area` and its samples, top to bottom, left to right.
+    /// Calls `body` with each window of `area` and its samples, top to bottom, left to right;
+    /// with the file's nodata value as NaN (`TIFFReader.readWindowMarkingNodata`).
     public func forEachWindow(in area: PixelWindow, _ body: (PixelWindow, RasterBuffer) throws -> Void) throws {
         for window in windows(in: area) {
-            try body(window, try reader.readWindow(window))
+            try body(window, try reader.readWindowMarkingNodata(window))
         }
     }
 

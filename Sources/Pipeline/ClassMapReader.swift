@@ -17,7 +17,7 @@ final class ClassMapReader {
 
     private enum Source {
         case png(PNGMaskReader)
-        case tiff(TIFFReader, nodata: Float?)
+        case tiff(TIFFReader)
     }
 
     private let source: Source
@@ -39,7 +39,7 @@ final class ClassMapReader {
                 throw RasterError(path: path, reason: "has \(reader.info.bands) bands; a class-map TIFF must be "
                     + "a single band of class ids")
             }
-            source = .tiff(reader, nodata: reader.info.nodata.map(Float.init))
+            source = .tiff(reader)
             (width, height) = (reader.info.width, reader.info.height)
         }
         var accepted = [Bool](repeating: false, count: 256)
@@ -58,22 +58,22 @@ final class ClassMapReader {
         switch source {
         case .png(let reader):
             try reader.readRows(count, into: ids)
-        case .tiff(let reader, let nodata):
+        case .tiff(let reader):
             let window = PixelWindow(x: 0, y: nextRow, width: width, height: count)
-            let samples = try reader.readWindow(window)
-            try convert(samples.values, firstRow: nextRow, nodata: nodata, into: ids)
+            let samples = try reader.readWindowMarkingNodata(window)
+            try convert(samples.values, firstRow: nextRow, into: ids)
         }
         nextRow += count
     }
 
     /// Turns TIFF samples into ids, refusing fractions and values outside the legend.
-    private func convert(_ values: [Float], firstRow: Int, nodata: Float?,
-                         into ids: UnsafeMutableBufferPointer<UInt8>) throws {
+    /// NaN, the file's nodata value included, is no label.
+    private func convert(_ values: [Float], firstRow: Int, into ids: UnsafeMutableBufferPointer<UInt8>) throws {
         try values.withUnsafeBufferPointer { samples in
             try acceptedIDs.withUnsafeBufferPointer { accepted in
                 for i in 0..<samples.count {
                     let value = samples[i]
-                    if value.isNaN || value == nodata {
+                    if value.isNaN {
                         ids[i] = ClassLegend.ignoreValue
                         continue
                     }

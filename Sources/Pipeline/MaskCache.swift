@@ -104,13 +104,12 @@ public final class MaskCache {
 
     func countTIFFClassMap(_ scene: TrainingScene, classes: Int, trainingRows: Int) throws {
         let reader = try TIFFReader(path: scene.maskPath)
-        let nodata = reader.info.nodata.map { Float($0) }
         let area = PixelWindow(x: 0, y: 0, width: scene.width, height: scene.height)
         try BlockReader(reader).forEachWindow(in: area) { window, buffer in
             var ids = [UInt8](repeating: 0, count: buffer.values.count)
             for (i, v) in buffer.values.enumerated() {
-                // The mask's nodata value means "no label", as in evaluation.
-                if v.isNaN || v == nodata {
+                // The mask's nodata value (read as NaN) means "no label", as in evaluation.
+                if v.isNaN {
                     ids[i] = ClassLegend.ignoreValue
                     continue
                 }
@@ -132,12 +131,11 @@ public final class MaskCache {
     /// NaN or the mask's nodata value in any band means "no label", as in a class-id mask.
     func countMultiLabel(_ scene: TrainingScene, classes: Int, trainingRows: Int) throws {
         let reader = try TIFFReader(path: scene.maskPath)
-        let nodata = reader.info.nodata.map { Float($0) }
         let area = PixelWindow(x: 0, y: 0, width: scene.width, height: scene.height)
         try BlockReader(reader).forEachWindow(in: area) { window, buffer in
             let plane = buffer.planeSize
             for i in 0..<plane {
-                if (0..<classes).contains(where: { buffer.values[$0 * plane + i].isNaN || buffer.values[$0 * plane + i] == nodata }) { continue }
+                if (0..<classes).contains(where: { buffer.values[$0 * plane + i].isNaN }) { continue }
                 var any = false
                 for c in 0..<classes {
                     let v = buffer.values[c * plane + i]

@@ -128,6 +128,23 @@ public struct TileSampler: Sendable {
         return start..<max(start, end)
     }
 
+    /// Whether some pixel of the training rows has a label and a valid value in every band, so
+    /// that the loss sees something. Masks and bands are each checked to hold data, but not
+    /// together; this reads tiles until it finds such a pixel, so usual data costs one tile.
+    public func trainingRowsHaveALossPixel(readers: ReaderCache) throws -> Bool {
+        for (index, source) in sources.enumerated() where source.trainingRows > 0 {
+            for y in gridOrigins(length: source.trainingRows) {
+                for x in gridOrigins(length: source.scene.width) {
+                    let draw = Draw(sourceIndex: index, window: PixelWindow(x: x, y: y, width: tileSize, height: tileSize),
+                                    transform: .identity)
+                    let tile = try readTile(draw, regionHeight: source.trainingRows, readers: readers)
+                    if tile.labels.contains(where: { $0 != ClassLegend.ignoreValue }) { return true }
+                }
+            }
+        }
+        return false
+    }
+
     func gridOrigins(length: Int) -> [Int] {
         if length <= tileSize { return [-(tileSize - length) / 2] }
         var origins = Array(stride(from: 0, to: length - tileSize, by: tileSize))
@@ -171,7 +188,7 @@ public struct TileSampler: Sendable {
         let imageReader = try readers.reader(source.scene.imagePath)
         var image = ReflectPadding.extract(local, from: try imageReader.readWindowMarkingNodata(fileWindow), at: inRegion,
                                            width: region.width, height: region.height)
-        let labelBuffer = ReflectPadding.extract(local, from: try readers.reader(source.labelPath).readWindow(fileWindow),
+        let labelBuffer = ReflectPadding.extract(local, from: try readers.reader(source.labelPath).readWindowMarkingNodata(fileWindow),
                                                  at: inRegion, width: region.width, height: region.height)
         let plane = image.planeSize
         var invalid = [Bool](repeating: false, count: plane)
@@ -183,17 +200,15 @@ public struct TileSampler: Sendable {
         var targets = [Float](repeating: 0, count: classes * plane)
         switch source.scene.maskKind {
         case .classMap:
-            let labelNodata = try readers.reader(source.labelPath).info.nodata.map { Float($0) }
             for i in 0..<plane {
                 let value = labelBuffer.values[i]
-                let id = value.isNaN || value == labelNodata ? ClassLegend.ignoreValue : UInt8(clamping: Int(value))
+                let id = value.isNaN ? ClassLegend.ignoreValue : UInt8(clamping: Int(value))
                 labels[i] = invalid[i] ? ClassLegend.ignoreValue : id
                 if id >= 1 && Int(id) <= classes { targets[(Int(id) - 1) * plane + i] = 1 }
             }
         case .multiLabel:
-            let labelNodata = try readers.reader(source.labelPath).info.nodata.map { Float($0) }
             for i in 0..<plane {
-                if (0..<classes).contains(where: { labelBuffer.values[$0 * plane + i].isNaN || labelBuffer.values[$0 * plane + i] == labelNodata }) {
+                if (0..<classes).contains(where: { labelBuffer.values[$0 * plane + i].isNaN }) {
                     labels[i] = ClassLegend.ignoreValue
                     continue
                 }

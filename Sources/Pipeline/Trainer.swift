@@ -27,6 +27,8 @@ public struct Trainer {
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws -> Int {
         if let problem = options.problems.first { throw UsageError(problem) }
+        // Before converting masks and computing statistics, which can take minutes.
+        try UNetModel.checkThreadSettings()
         try prepareOutputFolder()
         let lock = try lockModel()
         defer { withExtendedLifetime(lock) {} }
@@ -146,6 +148,10 @@ public struct Trainer {
             }
             return 0
         }
+        // Data where every labelled pixel has a nodata band would train for ever at zero loss.
+        guard try trainSampler.trainingRowsHaveALossPixel(readers: ReaderCache()) else {
+            throw PipelineError(path: options.images, reason: "no pixel of the training rows has both a label and a valid value in every band (nodata, NaN and infinity are not); the loss would stay 0")
+        }
         try startMetrics(resumedAtBatch: progress.batchesDone)
 
         let batchSize = progress.batchSize
@@ -156,7 +162,7 @@ public struct Trainer {
         defer { queue.stop() }
 
         let validationReaders = ReaderCache()
-        var epochSteps = 0, epochLossPixels = 0
+        var epochSteps = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()
         let firstBatch = progress.batchesDone
@@ -174,7 +180,6 @@ public struct Trainer {
             progress.batchesDone += 1
             progress.epochLossSum += Double(loss)
             epochSteps += 1
-            epochLossPixels += batch.lossPixelCount
             let elapsed = Date().timeIntervalSince(runStart)
             let done = progress.batchesDone - firstBatch
             let rate = Double(done * batchSize) / max(elapsed, 1e-9)
@@ -184,11 +189,6 @@ public struct Trainer {
             onEvent(.step(epoch: epoch, step: step, loss: loss, tilesPerSecond: rate, etaSeconds: eta))
 
             if step == progress.stepsPerEpoch {
-                // Masks and bands are each checked to hold something, but not together: a scene
-                // where every labelled pixel has a nodata band would train for ever at zero loss.
-                if epochSteps == progress.stepsPerEpoch && epochLossPixels == 0 {
-                    throw PipelineError(path: options.images, reason: "no pixel of epoch \(epoch)'s \(epochSteps * batchSize) training tiles has both a label and a valid value in every band (nodata, NaN and infinity are not); the loss would stay 0")
-                }
                 let seconds = Date().timeIntervalSince(epochStart)
                 let validation = try validate(model, sampler: validationSampler, windows: validationWindows,
                                               readers: validationReaders, legend: legend, batchSize: batchSize)
@@ -211,7 +211,6 @@ public struct Trainer {
                 try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata,
                                    background: backgroundMetadata, onEvent: onEvent)
                 epochSteps = 0
-                epochLossPixels = 0
                 epochStart = Date()
                 waitAtEpochStart = queue.waitingSeconds
             }
@@ -376,8 +375,11 @@ public struct Trainer {
     /// killed after writing an epoch's line but before its checkpoint would repeat that epoch.
     func startMetrics(resumedAtBatch batchesDone: Int) throws {
         if batchesDone == 0 || !FileManager.default.fileExists(atPath: metricsPath) {
-            guard FileManager.default.createFile(atPath: metricsPath, contents: Data()) else {
-                throw PipelineError(path: metricsPath, reason: "cannot create the metrics file")
+            // AtomicFile keeps the permissions of the file it replaces; Foundation's createFile does not.
+            do {
+                try AtomicFile.write(Data(), to: metricsPath)
+            } catch {
+                throw PipelineError(path: metricsPath, reason: "cannot create the metrics file (\(error.reason))")
             }
             return
         }

@@ -10,7 +10,4 @@ public struct TrainingBatch: Sendable {
     public var labels: [UInt8]
 
     public var tileCount: Int { inputs.shape[0] }
-
-    /// Pixels the loss sees: labelled, with a valid value in every band.
-    public var lossPixelCount: Int { ignore.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) } }
 }

@@ -46,7 +46,10 @@ public struct TrainingDataset: Sendable {
         for imageName in imageFiles {
             let stem = (imageName as NSString).deletingPathExtension
             let imagePath = (images as NSString).appendingPathComponent(imageName)
-            let candidates = (masksByStem[stem + maskSuffix] ?? []).sorted()
+            // With images and masks in one folder, the scene itself is no mask of its own.
+            let candidates = (masksByStem[stem + maskSuffix] ?? []).sorted().filter {
+                BatchPrediction.fileIdentity((masks as NSString).appendingPathComponent($0)) != BatchPrediction.fileIdentity(imagePath)
+            }
             guard let maskName = candidates.first else {
                 problems.append("\(imagePath): no mask \(stem)\(maskSuffix).png, .tif or .tiff in \(masks)")
                 continue

@@ -104,11 +104,9 @@ struct YAMLMappingReader {
     }
 
     mutating func uint64(_ key: String) -> UInt64? {
-        // Up to 2^64 − 1, as on the command line: Yams's Int stops at 2^63 − 1.
-        scalar(key, "a non-negative whole number") { scalar in
-            if scalar.style == .plain, let value = UInt64(scalar.string) { return value }
-            return Int.construct(from: scalar).flatMap { $0 >= 0 ? UInt64($0) : nil }
-        }
+        // Up to 2^64 − 1, as on the command line (Int stops at 2^63 − 1), read as YAML reads every
+        // other whole number (010 is octal 8).
+        scalar(key, "a non-negative whole number") { UInt64.construct(from: $0) }
     }
 
     mutating func double(_ key: String) -> Double? {

@@ -23,14 +23,10 @@ public struct GeoReference: Sendable, Equatable {
     /// True when the file has no GeoTIFF tag at all.
     public var isEmpty: Bool { self == GeoReference() }
 
-    /// True when the tags place pixels on the ground (a transform, or a scale with a tie point).
-    /// Ground control points (several tie points, no scale) are georeferencing too, but not an
-    /// affine one, so they give no world file.
-    public var isGeoreferenced: Bool {
-        if let m = modelTransformation, m.count >= 16 { return true }
-        if let s = modelPixelScale, s.count >= 2, let t = modelTiepoint, t.count >= 6 { return true }
-        return false
-    }
+    /// True when the tags place pixels on the ground by an affine map (`affine`): a transform,
+    /// or a scale with a tie point. Ground control points (several tie points, no scale) are
+    /// georeferencing too, but not an affine one, so they give no world file.
+    public var isGeoreferenced: Bool { affine != nil }
 
     /// GTRasterTypeGeoKey, the key that says what a raster position means.
     static let rasterTypeKey: UInt16 = 1025
@@ -68,6 +64,9 @@ public struct GeoReference: Sendable, Equatable {
             g.c -= 0.5 * g.a + 0.5 * g.b
             g.f -= 0.5 * g.d + 0.5 * g.e
         }
+        // A zero or non-finite scale maps every pixel to one point or nowhere: no georeference.
+        let determinant = g.a * g.e - g.b * g.d
+        guard [g.a, g.b, g.c, g.d, g.e, g.f].allSatisfy(\.isFinite), determinant != 0, determinant.isFinite else { return nil }
         return g
     }
 

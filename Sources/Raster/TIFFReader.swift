@@ -122,18 +122,19 @@ public final class TIFFReader {
     /// 64-bit integer or of a double would also take the nodata value's neighbours for it
     /// (16777216 for 16777217).
     public func readWindowMarkingNodata(_ window: PixelWindow, page: Int = 0) throws(RasterError) -> RasterBuffer {
-        var buffer = try readWindow(window, page: page)
-        guard let nodata = info.nodata, !nodata.isNaN else { return buffer }
-        let rounded = Float(nodata)
-        guard buffer.values.contains(rounded) else { return buffer }
+        guard let nodata = info.nodata, !nodata.isNaN else { return try readWindow(window, page: page) }
         switch info.sampleType {
         case .uint32, .int32, .uint64, .int64, .float64:
-            let exact = try readWindowExactly(window, page: page).values
-            for i in buffer.values.indices where exact[i] == nodata { buffer.values[i] = .nan }
+            // Decoded once, exactly, and rounded to Float32 here.
+            let exact = try readWindowExactly(window, page: page)
+            return RasterBuffer(bands: exact.bands, width: window.width, height: window.height,
+                                values: exact.values.map { $0 == nodata ? .nan : Float($0) })
         case .uint8, .int8, .uint16, .int16, .float16, .float32:
+            var buffer = try readWindow(window, page: page)
+            let rounded = Float(nodata)
             for i in buffer.values.indices where buffer.values[i] == rounded { buffer.values[i] = .nan }
+            return buffer
         }
-        return buffer
     }
 
     /// Reads a window of a page as Float64, band-major, as `readWindow` does: the stored values of

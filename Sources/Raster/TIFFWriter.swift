@@ -88,6 +88,7 @@ public final class TIFFWriter {
 
         messages = UnsafeMutablePointer<ctiff_messages>.allocate(capacity: 1)
         messages.initialize(to: ctiff_messages())
+        messages.pointee.namesWriteErrno = 1
         // Classic TIFF cannot address past 4 GiB; choose BigTIFF when the raw samples could get
         // near that, as compression may not save enough.
         let rawBytes = Double(width) * Double(height) * Double(bands * bytesPerSample)
@@ -147,6 +148,7 @@ public final class TIFFWriter {
             abandon()
             throw fail("only \(rowsWritten) of \(height) rows were written")
         }
+        errno = 0  // so that only this call's failure is named
         let flushed = TIFFFlush(tif)
         TIFFClose(tif)
         self.tif = nil
@@ -279,6 +281,7 @@ public final class TIFFWriter {
         let rowBytes = width * bands * bytesPerSample
         if case .stripped = layout {
             let count = pendingRows * rowBytes
+            errno = 0
             let written = pending.withUnsafeMutableBytes { raw in
                 TIFFWriteEncodedStrip(tif, UInt32(nextChunkRow), raw.baseAddress, tmsize_t(count))
             }
@@ -303,6 +306,7 @@ public final class TIFFWriter {
                             }
                         }
                         let index = TIFFComputeTile(tif, UInt32(x0), UInt32(nextChunkRow * chunkHeight), 0, 0)
+                        errno = 0
                         return TIFFWriteEncodedTile(tif, index, dst, tmsize_t(tile.count))
                     }
                 }

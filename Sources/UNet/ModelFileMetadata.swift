@@ -18,13 +18,18 @@ public struct ModelClass: Sendable, Equatable, Codable {
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)
-        let color = try container.decode([UInt8].self, forKey: .color)
+        // Read as any integers, so that 300 is named as out of range, not as invalid JSON.
+        let color = try container.decode([Int].self, forKey: .color)
         guard color.count == 3 else {
             throw DecodingError.dataCorruptedError(
                 forKey: .color, in: container,
                 debugDescription: "class \(name) colour must be [r, g, b], has \(color.count) entries")
         }
-        (red, green, blue) = (color[0], color[1], color[2])
+        guard color.allSatisfy({ (0...255).contains($0) }) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .color, in: container, debugDescription: "class \(name) colour \(color) must be 3 values from 0 to 255")
+        }
+        (red, green, blue) = (UInt8(color[0]), UInt8(color[1]), UInt8(color[2]))
     }
 
     public func encode(to encoder: Encoder) throws {

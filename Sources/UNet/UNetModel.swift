@@ -33,6 +33,12 @@ public final class UNetModel {
     /// Builds the network with Keras's initialisation: glorot-uniform kernels drawn from `seed`,
     /// zero biases, batch normalisation with gamma 1, beta 0, mean 0, variance 1. With a batch
     /// size, the training graph for tiles of that batch is built now rather than on first use.
+    /// Refuses an OpenMP thread count (`OMP_NUM_THREADS`) that libgomp would crash on. Building
+    /// a model checks it too; call this first where long work comes before that.
+    public static func checkThreadSettings() throws {
+        try OpenMPLoop.checkTeamSize()
+    }
+
     public init(config: UNetConfig, seed: UInt64 = 0, precision: Precision = .f32,
                 convolutionAlgorithm: ConvolutionAlgorithm = .winograd, batchSize: Int? = nil) throws {
         let problems = config.problems

@@ -382,6 +382,8 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
         return
     }
     #expect(options.seed == UInt64.max)
+    guard case .train(let octal) = try stage("010").stages[0].action else { return }
+    #expect(octal.seed == 8, "as YAML reads 010 for every other whole number")
     #expect(throws: PipelineFileProblems.self) { try stage("-1") }
     #expect(throws: PipelineFileProblems.self) { try stage("\"7\"") }
 }

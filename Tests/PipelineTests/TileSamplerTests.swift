@@ -166,6 +166,12 @@ func makeSampler(_ folder: TemporaryDirectory, tileSize: Int = 16, validationFra
         try TrainingDataset.scan(images: folder.file("images"), masks: folder.file("masks"), channels: 2, classes: 5)
     }
     #expect(problems?.problems == ["\(folder.file("images/b.tif")): more than one mask in \(folder.file("masks")): b.png and b.tif"])
+
+    // Images and masks in one folder: a scene is not a mask of its own.
+    try FileManager.default.removeItem(atPath: folder.file("masks/b.tif"))
+    for name in ["a.tif", "b.tif"] { try FileManager.default.copyItem(atPath: folder.file("images/" + name), toPath: folder.file("masks/" + name)) }
+    let together = try TrainingDataset.scan(images: folder.file("masks"), masks: folder.file("masks"), channels: 2, classes: 5)
+    #expect(together.scenes.map { ($0.maskPath as NSString).lastPathComponent } == ["a.PNG", "b.png"])
 }
 
 @Test func nodataInATIFFMaskMeansNoLabel() throws {

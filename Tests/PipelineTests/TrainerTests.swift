@@ -104,6 +104,19 @@ final class StopAfter: Sendable {
     #expect(FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
 }
 
+/// A new run empties the metrics file in place of the old one, keeping its permissions.
+@Test func aNewRunKeepsTheMetricsFilesPermissions() throws {
+    let folder = try TemporaryDirectory()
+    try SampleDataset(sceneCount: 1, width: 64, height: 64, seed: 4).write(to: folder.path)
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    options.epochs = 1
+    try Trainer(options: options).run()
+    chmod(folder.file("m.metrics.jsonl"), 0o600)
+    try Trainer(options: options).run()
+    var info = stat()
+    #expect(stat(folder.file("m.metrics.jsonl"), &info) == 0 && info.st_mode & 0o777 == 0o600)
+}
+
 /// Held-out rows without a labelled pixel give no validation loss (not 0, which no later epoch
 /// could beat): the metrics say null and the best model follows the training loss.
 @Test func heldOutRowsWithoutLabelsGiveNoValidationLoss() throws {
@@ -207,8 +220,8 @@ final class StopAfter: Sendable {
 }
 
 /// Each band has valid samples and the mask labels every pixel, but no pixel has every band
-/// valid: the loss sees nothing, and the run says so after its first epoch instead of training
-/// at zero loss.
+/// valid: the loss would see nothing, and the run says so before its first step instead of
+/// training at zero loss. Sparse labels that random tiles may miss are not refused.
 @Test func scenesWithoutAPixelValidInEveryBandAreRefused() throws {
     let folder = try TemporaryDirectory()
     try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
@@ -221,8 +234,21 @@ final class StopAfter: Sendable {
     var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
     options.validationFraction = 0
     let error = #expect(throws: PipelineError.self) { try Trainer(options: options).run() }
-    #expect(error?.reason.hasPrefix("no pixel of epoch 1's 6 training tiles has both a label and a valid value in every band") == true, "\(String(describing: error))")
+    #expect(error?.reason.hasPrefix("no pixel of the training rows has both a label and a valid value in every band") == true, "\(String(describing: error))")
     #expect(!FileManager.default.fileExists(atPath: folder.file("m.safetensors")))
+    #expect(!FileManager.default.fileExists(atPath: folder.file("m.metrics.jsonl")))
+
+    // One labelled 4×4 block in a 256×256 scene: two random 32 px tiles will likely miss it, and
+    // that is no reason to stop.
+    try writeScene(folder.file("images/a.tif"), width: 256, height: 256) { b, x, y in Float(b + x + y) }
+    let sparse = try TIFFWriter(path: folder.file("masks/a.tif"), width: 256, height: 256, bands: 1, sampleType: .uint8,
+                                layout: .stripped(rowsPerStrip: 64), compression: .none)
+    try sparse.writeRows(RasterBuffer(bands: 1, width: 256, height: 256, values: (0..<65536).map { $0 / 256 >= 200 && $0 / 256 < 204 && $0 % 256 >= 200 && $0 % 256 < 204 ? 1 : 255 }))
+    try sparse.finish()
+    options.stepsPerEpoch = 2
+    options.batchSize = 1
+    options.epochs = 1
+    try Trainer(options: options).run()
 }
 
 /// The legend's background (name and colour) is stored in the model, so predict paints what the

@@ -81,6 +81,20 @@ import Testing
         #expect(area.worldFileText == "2.0\n0.0\n0.0\n-3.0\n1001.0\n1998.5\n")
     }
 
+    /// A zero, infinite or NaN scale, or a transformation that maps the image to a line, places
+    /// nothing: no georeference, no world file.
+    @Test func degenerateGeoreferencesPlaceNothing() {
+        let tie: [Double] = [0, 0, 0, 5, 5, 0]
+        for geo in [GeoReference(modelPixelScale: [0, 0, 0], modelTiepoint: tie),
+                    GeoReference(modelPixelScale: [.nan, 1, 0], modelTiepoint: tie),
+                    GeoReference(modelPixelScale: [1, 1, 0], modelTiepoint: [0, 0, 0, .infinity, 5, 0]),
+                    GeoReference(modelTransformation: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]),
+                    GeoReference(modelTransformation: [1, 2, 0, 0, 2, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])] {
+            #expect(!geo.isGeoreferenced, "\(geo)")
+            #expect(geo.worldFileText == nil, "\(geo)")
+        }
+    }
+
     @Test func worldFileNames() {
         #expect(WorldFile.path(forImage: "/a/scene.png") == "/a/scene.pgw")
         #expect(WorldFile.path(forImage: "/a/scene.tif") == "/a/scene.tfw")

@@ -82,6 +82,18 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         #expect(loaded.classes == nil && loaded.normalization == nil && loaded.training == nil)
     }
 
+    @Test func aColourOutOfRangeIsNamedAsSuch() throws {
+        let folder = try makeTemporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("m.safetensors").path
+        let parameters = randomParameters(smallConfig, seed: 2)
+        let tensors = smallConfig.parameterShapes.map { (name: $0.name, tensor: parameters[$0.name] ?? HostTensor(shape: [0])) }
+        let json = #"{"format":"segpipe-unet","version":1,"background":{"name":"x","color":[1,2,300]},"config":{"n_classes":3,"n_channels":4,"tile_size":32,"n_filters_start":4,"growth_factor":2,"depth":2,"upsampling":"transpose","dropout":0.0,"class_weights":[0.2,0.5,0.3]}}"#
+        try SafeTensorsWriter.write(tensors, metadata: ["segpipe": json], toFile: path)
+        let error = #expect(throws: ModelFileError.self) { try ModelFile(contentsOfFile: path) }
+        #expect(error?.reason == "invalid segpipe metadata: background.color: class x colour [1, 2, 300] must be 3 values from 0 to 255")
+    }
+
     @Test func theKerasFixturesLoadAsModels() throws {
         for mode in Upsampling.allCases {
             let loaded = try ModelFile(contentsOfFile: try fixtureURL("keras-\(mode.rawValue)").path)
