@@ -39,7 +39,7 @@ public final class PNGReader {
         var opened: OpaquePointer?
         let status = cpng_reader_open(path, &opened, &message, message.count)
         guard status == 0, let opened else {
-            throw RasterError(path: path, reason: PNGReader.reason(from: message, fallback: "cannot open"))
+            throw RasterError.cannotOpen(path, PNGReader.reason(from: message, fallback: "cannot open"))
         }
         handle = opened
         let header = cpng_reader_header(opened).pointee

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A failure to read or write a raster file. Its description is one line naming the file and the
 /// reason, which is what every command prints.
 public struct RasterError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -10,4 +12,14 @@ public struct RasterError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String { "\(path): \(reason)" }
+
+    /// A file that cannot be opened: `reason`, unless the name explains it. A name on disk that
+    /// is not valid UTF-8 (Latin-1 names are common) reaches segpipe with U+FFFD in place of its
+    /// bad bytes, and that spelling names no file.
+    public static func cannotOpen(_ path: String, _ reason: String) -> RasterError {
+        if path.contains("\u{FFFD}") && !FileManager.default.fileExists(atPath: path) {
+            return RasterError(path: path, reason: "cannot open: its name is not valid UTF-8 (the bad bytes show as \u{FFFD}), which segpipe cannot read; rename the file")
+        }
+        return RasterError(path: path, reason: reason)
+    }
 }

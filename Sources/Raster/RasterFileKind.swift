@@ -8,7 +8,7 @@ public enum RasterFileKind: Sendable, Equatable {
     public static func detect(path: String) throws -> RasterFileKind {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw RasterError(path: path, reason: "no such file")
+            throw RasterError.cannotOpen(path, "no such file")
         }
         guard !isDirectory.boolValue else { throw RasterError(path: path, reason: "is a directory, not an image file") }
         guard let handle = FileHandle(forReadingAtPath: path) else {

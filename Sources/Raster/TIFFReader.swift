@@ -52,7 +52,7 @@ public final class TIFFReader {
         } catch let error as RasterError {
             throw error
         } catch {
-            throw RasterError(path: path, reason: "cannot open: \(error.localizedDescription)")
+            throw RasterError.cannotOpen(path, "cannot open: \(error.localizedDescription)")
         }
         fileSize = size
 

@@ -255,3 +255,25 @@ private func elapsed(_ body: () -> Void) -> Double {
         }
     }
 }
+
+
+/// A name that is not UTF-8 (Latin-1 "café.tif") is listed with U+FFFD for its bad byte, and
+/// that spelling opens nothing: the error says why instead of "no such file".
+@Test func aNameThatIsNotUTF8IsExplained() throws {
+    let folder = try TemporaryFolder()
+    var bytes = Array(folder.path.utf8) + Array("/caf".utf8) + [0xE9] + Array(".tif".utf8)
+    bytes.append(0)
+    let fd = bytes.withUnsafeBufferPointer { pointer in
+        pointer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) }
+    }
+    try #require(fd >= 0)
+    close(fd)
+    let listed = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+    let name = try #require(listed.first)
+    #expect(name.contains("\u{FFFD}"))
+    for open in [{ _ = try TIFFReader(path: folder.file(name)) }, { _ = try RasterFileKind.detect(path: folder.file(name)) },
+                 { _ = try PNGReader(path: folder.file(name)) }] as [() throws -> Void] {
+        let error = #expect(throws: RasterError.self) { try open() }
+        #expect(error?.reason.contains("its name is not valid UTF-8") == true, "\(String(describing: error))")
+    }
+}
