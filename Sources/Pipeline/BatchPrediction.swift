@@ -79,6 +79,15 @@ public struct BatchPrediction {
     /// Another spelling of one file (a linked project folder) is told apart by `fileIdentity`.
     static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
+    /// The recorded outputs of `scene` that this prediction did not write again, limited to names
+    /// the scene's prediction can have. The manifest is a file in a folder others may write to:
+    /// a name it lists such as `../x` or another scene's map must never be removed.
+    static func outdatedOutputs(recorded: [String], written: [String], scene: String) -> [String] {
+        let stem = ((scene as NSString).lastPathComponent as NSString).deletingPathExtension
+        let possible = Set([".png", ".pgw", ".prob.tif"].map { stem + $0 })
+        return recorded.filter { possible.contains($0) && !written.contains($0) }
+    }
+
     /// Device and inode of the file at `path`, following links; nil when there is none.
     static func fileIdentity(_ path: String) -> [UInt64]? {
         var info = stat()
@@ -221,8 +230,8 @@ public struct BatchPrediction {
                     let outputs = result.outputs.map { ($0 as NSString).lastPathComponent }
                     // What the last prediction wrote and this one did not (probabilities since
                     // turned off, a world file of a scene no longer georeferenced) is out of date.
-                    for name in scene.previous?.outputs ?? [] where !outputs.contains(name) {
-                        try? FileManager.default.removeItem(atPath: (folder as NSString).appendingPathComponent(name))
+                    for name in Self.outdatedOutputs(recorded: scene.previous?.outputs ?? [], written: outputs, scene: scene.path) {
+                        unlink((folder as NSString).appendingPathComponent(name))
                     }
                     var written: [String: SceneManifest.OutputStatus] = [:]
                     for (name, path) in zip(outputs, result.outputs) { written[name] = SceneManifest.OutputStatus.of(path) }

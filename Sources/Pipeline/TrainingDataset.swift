@@ -18,7 +18,6 @@ public struct TrainingScene: Sendable, Equatable {
     public var width: Int
     public var height: Int
     public var bands: Int
-    public var nodata: Double?
 }
 
 /// The scenes of a training run, paired by file stem (`scene7.tif` ↔ `scene7.png`, or
@@ -109,7 +108,7 @@ public struct TrainingDataset: Sendable {
             throw PipelineError(path: maskPath, reason: "is \(mask.width)×\(mask.height) but its scene \(imagePath) is \(image.width)×\(image.height)")
         }
         return TrainingScene(name: name, imagePath: imagePath, maskPath: maskPath, maskKind: kind,
-                             width: image.width, height: image.height, bands: image.bands, nodata: image.nodata)
+                             width: image.width, height: image.height, bands: image.bands)
     }
 }
 

@@ -174,6 +174,27 @@ final class LockedLines: Sendable {
     #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("report.json")))
 }
 
+/// The manifest lives in a folder others may write to: of the outputs it lists, a redo removes
+/// only names the scene's own prediction can have, never `../x`, a folder or another file.
+@Test func aRedoRemovesOnlyTheScenesOwnOutdatedOutputs() throws {
+    let recorded = ["s0.png", "s0.pgw", "s0.prob.tif", "../victim.txt", "keep.txt", "/etc/passwd", "s1.png", "..", "s0.png/../x"]
+    #expect(BatchPrediction.outdatedOutputs(recorded: recorded, written: ["s0.png"], scene: "/in/s0.tif") == ["s0.pgw", "s0.prob.tif"])
+
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    _ = try fixture.run()
+    let manifestPath = fixture.folder.file("maps/segpipe-manifest.json")
+    var manifest = try String(contentsOfFile: manifestPath, encoding: .utf8)
+    manifest = manifest.replacingOccurrences(of: "\"outputs\" : [", with: "\"outputs\" : [\"../victim.txt\", \"keep.txt\", ")
+    #expect(manifest.contains("victim"))
+    try manifest.write(toFile: manifestPath, atomically: false, encoding: .utf8)
+    for name in ["victim.txt", "maps/keep.txt"] { FileManager.default.createFile(atPath: fixture.folder.file(name), contents: Data()) }
+    var job = fixture.job()
+    job.options.threshold = 0.3
+    _ = try BatchPrediction(job: job).run(log: RunLog(level: .quiet) { _, _ in })
+    #expect(FileManager.default.fileExists(atPath: fixture.folder.file("victim.txt")))
+    #expect(FileManager.default.fileExists(atPath: fixture.folder.file("maps/keep.txt")))
+}
+
 /// An evaluate stage logs its table a line at a time: the standard log escapes a newline inside
 /// a line, which turned the whole table into one line of "\n"s.
 @Test func anEvaluateStageLogsItsTableLineByLine() throws {
