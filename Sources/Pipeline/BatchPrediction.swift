@@ -146,13 +146,32 @@ public struct BatchPrediction {
         let locks = try lock()
         defer { withExtendedLifetime(locks) {} }
 
+        var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
+                               model: job.options.modelPath, started: Date())
+        // At once: a run that stops early (an unreadable model, a full disk) must not leave the
+        // last run's report, which may say that every scene is done.
+        try report.write(to: folder, shard: shard)
+        do {
+            try predictScenes(into: &report, folder: folder, log: log, stopRequested: stopRequested)
+        } catch let interrupted as RunInterrupted {
+            throw interrupted
+        } catch {
+            report.stoppedBecause = "\(error)"
+            report.finished = Date()
+            try? report.write(to: folder, shard: shard)
+            throw error
+        }
+        return report
+    }
+
+    /// The body of `run`, filling `report` as it goes.
+    private func predictScenes(into report: inout RunReport, folder: String, log: RunLog,
+                               stopRequested: @Sendable () -> Bool) throws {
         let (scenes, collisions) = try self.scenes()
         removeLeftovers(of: scenes.map(\.key))
         let manifest = SceneManifest.merged(in: folder)
         for path in manifest.unreadable { log.error("\(path): not a readable manifest; the scenes it recorded are predicted again") }
         let model = try FNV1aHash.ofFile(job.options.modelPath).hex
-        var report = RunReport(pipeline: pipeline, stage: stage, shard: shard.description, pid: getpid(),
-                               model: job.options.modelPath, started: Date())
         if scenes.isEmpty && collisions.isEmpty && shard.isWhole {
             // Not a failure (a folder may be empty tonight), but worth a line in a quiet log: an
             // unmounted share looks the same.
@@ -170,6 +189,7 @@ public struct BatchPrediction {
         log.detail("\(stage): \(scenes.count) scenes\(shard.isWhole ? "" : " in shard \(shard)"), model \(model), \(optionsKey)")
         func interrupt() throws -> Never {
             try SceneManifest.write(Array(records.values), to: folder, shard: shard)
+            report.stoppedBecause = "interrupted by a signal; the next run predicts the scenes this one did not reach"
             report.finished = Date()
             try report.write(to: folder, shard: shard)
             throw RunInterrupted(stage: stage)
@@ -271,7 +291,6 @@ public struct BatchPrediction {
                             report.done, report.skipped, report.failed, seconds, 100 * network / max(seconds, 1e-9),
                             shard.isWhole ? "" : " in shard \(shard)"))
         }
-        return report
     }
 
     /// The folder lock (exclusive when unsharded, shared by shards) and this shard's own lock.

@@ -27,6 +27,10 @@ public struct RunReport: Codable, Sendable {
     public var model: String
     public var started: Date
     public var finished: Date?
+    /// Why the stage ended before its scenes did (a signal, an unreadable model, a full disk);
+    /// nil for a run that went through. A report without `finished` is of a run still going, or
+    /// killed.
+    public var stoppedBecause: String?
     public var scenes: [Scene] = []
 
     public var done: Int { scenes.filter { $0.status == .done }.count }

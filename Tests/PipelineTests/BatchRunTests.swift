@@ -195,6 +195,20 @@ final class LockedLines: Sendable {
     #expect(FileManager.default.fileExists(atPath: fixture.folder.file("maps/keep.txt")))
 }
 
+/// A run that cannot go through (here the model has become unreadable) replaces the last run's
+/// report, which said every scene was done, with one that says why it stopped.
+@Test func aStoppedRunLeavesAReportSayingWhy() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    #expect(try fixture.run().done == 2)
+    let model = try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("m.safetensors")))
+    try model.prefix(model.count / 2).write(to: URL(fileURLWithPath: fixture.folder.file("m.safetensors")))
+    #expect(throws: (any Error).self) { try fixture.run() }
+    let report = try RunReport.read(fixture.folder.file("maps/run-report.json"))
+    #expect(report.scenes.isEmpty)
+    #expect(report.finished != nil)
+    #expect(report.stoppedBecause?.contains("m.safetensors") == true, "\(String(describing: report.stoppedBecause))")
+}
+
 /// An evaluate stage logs its table a line at a time: the standard log escapes a newline inside
 /// a line, which turned the whole table into one line of "\n"s.
 @Test func anEvaluateStageLogsItsTableLineByLine() throws {
