@@ -63,20 +63,21 @@ public struct BatchPrediction {
     }
 
     /// Why a scene must not be predicted into this folder: its outputs were made from another
-    /// file of the same name with other content (another pipeline, or another list of inputs,
-    /// writing here), which the two runs would otherwise overwrite in turn, night after night.
-    /// A source that no longer exists is no clash: the input folder was moved or renamed.
-    func clash(with record: SceneManifest.Record?, path: String, input: FileFingerprint) -> String? {
+    /// file of the same name (another pipeline, or another list of inputs, writing here) with
+    /// other content, another model or other options, which the two runs would otherwise
+    /// overwrite in turn, night after night. A source that no longer exists is no clash: the
+    /// input folder was moved or renamed.
+    func clash(with record: SceneManifest.Record?, path: String, input: FileFingerprint, model: String) -> String? {
         guard let record, let source = record.source, source != Self.sourcePath(path),
-              record.input.size != input.size || record.input.hash != input.hash,
-              let other = Self.fileIdentity(source), other != Self.fileIdentity(path) else { return nil }
+              record.input.size != input.size || record.input.hash != input.hash || record.model != model || record.options != optionsKey,
+              let other = FileFingerprint.identity(of: source), other != FileFingerprint.identity(of: path) else { return nil }
         return "the outputs of \(record.scene) here were made from \(source), another file; give each pipeline its own "
             + "output folder, or delete \(record.outputs.joined(separator: ", ")) to predict this one here"
     }
 
     /// The input's path as the manifest records it: absolute, as the inputs spell it. Links are
     /// kept: `latest -> 2026-11-30/` re-pointed each night is one input whose content changed.
-    /// Another spelling of one file (a linked project folder) is told apart by `fileIdentity`.
+    /// Another spelling of one file (a linked project folder) is told apart by `FileFingerprint.identity(of:)`.
     static func sourcePath(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     /// The recorded outputs of `scene` that this prediction did not write again, limited to names
@@ -88,12 +89,6 @@ public struct BatchPrediction {
         return recorded.filter { possible.contains($0) && !written.contains($0) }
     }
 
-    /// Device and inode of the file at `path`, following links; nil when there is none.
-    static func fileIdentity(_ path: String) -> [UInt64]? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return [UInt64(info.st_dev), UInt64(info.st_ino)]
-    }
 
     /// The recorded fingerprint, for reuse when the file's size and time match: only when it was
     /// taken of this same path.
@@ -119,7 +114,7 @@ public struct BatchPrediction {
         for scene in scenes {
             let record = manifest.records[scene.key]
             let input = try FileFingerprint.of(scene.path, reusingHashOf: recordedInput(record, path: scene.path))
-            if let problem = clash(with: record, path: scene.path, input: input) {
+            if let problem = clash(with: record, path: scene.path, input: input, model: model) {
                 log.error("would fail \(scene.key)  \(problem)")
             } else if let reason = staleness(of: record, input: input, model: model) {
                 todo += 1
@@ -211,7 +206,7 @@ public struct BatchPrediction {
                 try report.write(to: folder, shard: shard)
                 continue
             }
-            if let problem = clash(with: previous, path: scene.path, input: input) {
+            if let problem = clash(with: previous, path: scene.path, input: input, model: model) {
                 report.scenes.append(.init(scene: scene.key, status: .failed, seconds: 0, outputs: [], error: problem))
                 log.error("failed   \(scene.key)  \(problem)")
                 if let previous { records[scene.key] = previous }

@@ -8,6 +8,14 @@ public struct FileFingerprint: Codable, Sendable, Equatable {
     public var hash: String
 
     /// Size and modification time, read without touching the content.
+    /// Device and inode of the file at `path`, following links; nil when there is none. Two
+    /// spellings of one file (a link, a bind mount) have the same.
+    static func identity(of path: String) -> [UInt64]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [UInt64(info.st_dev), UInt64(info.st_ino)]
+    }
+
     public static func status(of path: String) throws -> (size: Int64, modifiedNanoseconds: Int64) {
         var info = stat()
         guard stat(path, &info) == 0 else {

@@ -131,6 +131,9 @@ public final class Predictor {
                 return
             }
             if let earlier = stems[stem] {
+                // The same file listed twice (a folder and one of its files, a link and its
+                // target) is one scene, not a clash with itself.
+                if FileFingerprint.identity(of: earlier) != nil && FileFingerprint.identity(of: earlier) == FileFingerprint.identity(of: path) { return }
                 list.collisions.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
                 return
             }

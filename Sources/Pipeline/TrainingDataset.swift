@@ -47,7 +47,7 @@ public struct TrainingDataset: Sendable {
             let imagePath = (images as NSString).appendingPathComponent(imageName)
             // With images and masks in one folder, the scene itself is no mask of its own.
             let candidates = (masksByStem[stem + maskSuffix] ?? []).sorted().filter {
-                BatchPrediction.fileIdentity((masks as NSString).appendingPathComponent($0)) != BatchPrediction.fileIdentity(imagePath)
+                FileFingerprint.identity(of: (masks as NSString).appendingPathComponent($0)) != FileFingerprint.identity(of: imagePath)
             }
             guard let maskName = candidates.first else {
                 problems.append("\(imagePath): no mask \(stem)\(maskSuffix).png, .tif or .tiff in \(masks)")

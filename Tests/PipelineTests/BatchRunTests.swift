@@ -230,6 +230,16 @@ final class LockedLines: Sendable {
     #expect(logged.contains { $0.hasPrefix("total over 2 scenes") }, "\(logged)")
 }
 
+/// One file reached through two inputs (its folder and itself, a link and its target) is one
+/// scene, not a clash with itself that fails every night.
+@Test func aSceneListedTwiceIsOneScene() throws {
+    let fixture = try BatchFixture(scenes: 2, size: 64)
+    try FileManager.default.createSymbolicLink(atPath: fixture.folder.file("latest"), withDestinationPath: fixture.folder.file("scenes"))
+    let list = Predictor.sceneList([fixture.folder.file("scenes"), fixture.folder.file("scenes/s1.tif"), fixture.folder.file("latest")])
+    #expect(list.scenes == [fixture.folder.file("scenes/s0.tif"), fixture.folder.file("scenes/s1.tif")])
+    #expect(list.collisions.isEmpty)
+}
+
 /// Scenes with the same name in two input folders: the second is reported failed, and every
 /// other scene is still predicted.
 @Test func aNameClashFailsOnlyTheLaterScene() throws {
@@ -366,6 +376,15 @@ final class LockedLines: Sendable {
     #expect(clash.scenes.first?.error?.hasPrefix("the outputs of s0.tif here were made from \(fixture.folder.file("scenes/s0.tif")), another file") == true)
     #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/s0.png"))) == made)
     #expect(try fixture.run().skipped == 2)
+
+    // A copy with the same content, predicted with other options (or another model), would also
+    // take turns with the first pipeline: a clash too.
+    try FileManager.default.removeItem(atPath: fixture.folder.file("other/s0.tif"))
+    try FileManager.default.copyItem(atPath: fixture.folder.file("scenes/s0.tif"), toPath: fixture.folder.file("other/s0.tif"))
+    other.options.threshold = 0.3
+    #expect(try BatchPrediction(job: other).run(log: RunLog(level: .quiet) { _, _ in }).scenes(.failed) == ["s0.tif"])
+    #expect(try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("maps/s0.png"))) == made)
+    try FileManager.default.removeItem(atPath: fixture.folder.file("other"))
 
     // Another spelling of the same file (a linked folder) is no clash, also when its content changed.
     try FileManager.default.createSymbolicLink(atPath: fixture.folder.file("alias"), withDestinationPath: fixture.folder.file("scenes"))
