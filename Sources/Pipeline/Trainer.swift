@@ -146,6 +146,12 @@ public struct Trainer {
             guard FileManager.default.fileExists(atPath: options.output) else {
                 throw PipelineError(path: options.output, reason: "is missing, and the run it belongs to has finished all \(totalBatches) batches (\(lastCheckpointPath)); raise --epochs to train on, or train anew without --resume")
             }
+            // "Nothing left to train" promises a usable model to the stages after this one.
+            do {
+                _ = try ModelFile(contentsOfFile: options.output, includeTraining: false)
+            } catch {
+                throw PipelineError(path: options.output, reason: "is not a readable model (\(error)), and the run it belongs to has finished all \(totalBatches) batches; raise --epochs to train on, or train anew without --resume")
+            }
             return 0
         }
         // Data where every labelled pixel has a nodata band would train for ever at zero loss.

@@ -81,6 +81,11 @@ final class StopAfter: Sendable {
     try Trainer(options: options).run(onEvent: { if case .prepared(let plan) = $0 { plans.append(plan) } })
     #expect(plans.map(\.startedWithoutCheckpoint) == [false])
     #expect(plans.map(\.resumedAtBatch) == [3])
+    // A finished run promises a usable model: a truncated one is named, not passed on.
+    let model = try Data(contentsOf: URL(fileURLWithPath: folder.file("m.safetensors")))
+    try model.prefix(model.count / 2).write(to: URL(fileURLWithPath: folder.file("m.safetensors")))
+    let error = #expect(throws: PipelineError.self) { try Trainer(options: options).run() }
+    #expect(error?.reason.hasPrefix("is not a readable model") == true, "\(String(describing: error))")
 }
 
 /// A resumed run whose best model file is gone writes the next epoch's, whatever its score: it
