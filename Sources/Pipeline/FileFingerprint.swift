@@ -1,4 +1,5 @@
 import Foundation
+import Raster
 
 /// What identifies the content of an input file for the batch manifest: its size, modification
 /// time (nanoseconds since 1970) and FNV-1a content hash.
@@ -19,7 +20,9 @@ public struct FileFingerprint: Codable, Sendable, Equatable {
     public static func status(of path: String) throws -> (size: Int64, modifiedNanoseconds: Int64) {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw PipelineError(path: path, reason: "cannot be read (\(String(cString: strerror(errno))))")
+            let reason = "cannot be read (\(String(cString: strerror(errno))))"
+            // A name that is not UTF-8 is the likely reason; say so as the readers do.
+            throw PipelineError(path: path, reason: RasterError.cannotOpen(path, reason).reason)
         }
         return (Int64(info.st_size), Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
     }

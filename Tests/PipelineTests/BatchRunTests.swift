@@ -240,6 +240,20 @@ final class LockedLines: Sendable {
     #expect(list.collisions.isEmpty)
 }
 
+/// A scene whose name is not UTF-8 fails with that reason, not "No such file or directory".
+@Test func aSceneNameThatIsNotUTF8IsExplained() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    var bytes = Array(fixture.folder.file("scenes").utf8) + Array("/caf".utf8) + [0xE9] + Array(".tif".utf8)
+    bytes.append(0)
+    let fd = bytes.withUnsafeBufferPointer { $0.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_WRONLY | O_CREAT, 0o644) } }
+    try #require(fd >= 0)
+    close(fd)
+    let report = try fixture.run()
+    #expect(report.scenes(.done) == ["s0.tif"])
+    let failed = try #require(report.scenes.first { $0.status == .failed })
+    #expect(failed.error?.contains("its name is not valid UTF-8") == true, "\(String(describing: failed.error))")
+}
+
 /// Scenes with the same name in two input folders: the second is reported failed, and every
 /// other scene is still predicted.
 @Test func aNameClashFailsOnlyTheLaterScene() throws {
