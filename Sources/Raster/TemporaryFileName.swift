@@ -31,12 +31,14 @@ public enum TemporaryFileName {
         return url.deletingLastPathComponent().appendingPathComponent("." + name + suffix).path
     }
 
-    /// Gives `temporary` the permission bits of the file it is about to replace, so that
-    /// replacing a file (a nightly map, a checkpoint, a manifest) does not undo a `chmod` of it.
-    /// A new file keeps what the umask gave it.
+    /// Gives `temporary` the owner, group and permission bits of the file it is about to
+    /// replace, so that replacing a file (a nightly map, a checkpoint, a manifest) does not undo
+    /// a `chown` or `chmod` of it. A new file keeps what the umask gave it. Only root may give a
+    /// file away; for others the owner stays theirs, and the group where they may not set it.
     public static func adoptPermissions(of destination: String, for temporary: String) {
         var existing = stat()
         guard stat(destination, &existing) == 0 else { return }
+        _ = chown(temporary, existing.st_uid, existing.st_gid)
         _ = chmod(temporary, existing.st_mode & 0o777)
     }
 

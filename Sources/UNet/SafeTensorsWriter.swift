@@ -77,7 +77,10 @@ public enum SafeTensorsWriter {
             try handle.close()
             // A checkpoint replaces the model every epoch: keep the permissions it was given.
             var existing = stat()
-            if stat(destination.path, &existing) == 0 { _ = chmod(temporary.path, existing.st_mode & 0o777) }
+            if stat(destination.path, &existing) == 0 {
+                _ = chown(temporary.path, existing.st_uid, existing.st_gid)
+                _ = chmod(temporary.path, existing.st_mode & 0o777)
+            }
             guard rename(temporary.path, destination.path) == 0 else {
                 throw ModelFileError(path: path, reason: "cannot rename the temporary file into place: \(String(cString: strerror(errno)))")
             }
