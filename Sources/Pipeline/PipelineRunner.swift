@@ -76,56 +76,67 @@ public struct PipelineRunner {
                 throw RunInterrupted(stage: index > 0 ? stages[index - 1].name : stage.name, stageFinished: index > 0)
             }
             log.info("== \(stage.name)")
-            switch stage.action {
-            case .train(let options):
-                let trained: Int
-                do {
-                    trained = try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
-                } catch var interrupted as TrainingInterrupted {
-                    // The pipeline file, not an option, says whether to resume.
-                    interrupted.advice = options.resume ? "run the pipeline again to resume"
-                        : "set 'resume: true' in the stage '\(stage.name)' and run the pipeline again to resume"
-                    throw interrupted
-                }
-                if trained > 0 {
-                    log.info("\(stage.name): wrote \(options.output)")
-                } else {
-                    log.info("\(stage.name): nothing left to train; \(options.output) is the finished run's")
-                }
-            case .predict(let job):
-                let report: RunReport
-                do {
-                    report = try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name)
-                        .run(log: log, stopRequested: stopRequested)
-                } catch let usage as UsageError {
-                    // The predictor checks its options when it loads the model; point at the key.
-                    let key = usage.description.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
-                    throw PipelineFileError(path: file.path, at: stage.position(of: key),
-                                            usage.description.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
-                }
-                if report.failed > 0 { outcome = .someFailed }
-            case .evaluate(let job):
-                let report: EvaluationReport
-                do {
-                    report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
-                        .evaluate(predictions: job.predictions, truth: job.truth, stopRequested: stopRequested)
-                } catch is CancellationError {
-                    throw RunInterrupted(stage: stage.name, continuesNextRun: false)
-                }
-                if let reportPath = job.reportPath {
-                    let reportFolder = (reportPath as NSString).deletingLastPathComponent
-                    try FileManager.default.createDirectory(atPath: reportFolder, withIntermediateDirectories: true)
-                    AtomicFile.removeStaleTemporaries(in: reportFolder)
-                    try AtomicFile.write(Data(report.json.serialized.utf8), to: reportPath)
-                    log.info("\(stage.name): wrote \(reportPath)")
-                }
-                // The log takes one line at a time (it escapes what a line holds).
-                for line in report.table.split(separator: "\n", omittingEmptySubsequences: false) { log.info(String(line)) }
-                for failure in report.failures { log.error("\(stage.name): \(failure.message)") }
-                if !report.failures.isEmpty { outcome = .someFailed }
+            do {
+                try runStage(stage, outcome: &outcome)
+            } catch let error where !(error is RunInterrupted || error is TrainingInterrupted) {
+                // The error itself is printed by the caller; the log also says what it cost.
+                for later in stages[(index + 1)...] { log.error("\(later.name): not run, as stage '\(stage.name)' failed") }
+                throw error
             }
         }
         if stopRequested(), let last = stages.last { throw RunInterrupted(stage: last.name, stageFinished: true) }
         return outcome
+    }
+
+    /// One stage of `run`; a predict or evaluate stage with failed scenes sets `outcome`.
+    private func runStage(_ stage: PipelineStage, outcome: inout Outcome) throws {
+        switch stage.action {
+        case .train(let options):
+            let trained: Int
+            do {
+                trained = try Trainer(options: options).run(stopRequested: stopRequested, onEvent: onTrainingEvent)
+            } catch var interrupted as TrainingInterrupted {
+                // The pipeline file, not an option, says whether to resume.
+                interrupted.advice = options.resume ? "run the pipeline again to resume"
+                    : "set 'resume: true' in the stage '\(stage.name)' and run the pipeline again to resume"
+                throw interrupted
+            }
+            if trained > 0 {
+                log.info("\(stage.name): wrote \(options.output)")
+            } else {
+                log.info("\(stage.name): nothing left to train; \(options.output) is the finished run's")
+            }
+        case .predict(let job):
+            let report: RunReport
+            do {
+                report = try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name)
+                    .run(log: log, stopRequested: stopRequested)
+            } catch let usage as UsageError {
+                // The predictor checks its options when it loads the model; point at the key.
+                let key = usage.description.split(separator: " ").first.map { String($0.dropFirst(2)) } ?? ""
+                throw PipelineFileError(path: file.path, at: stage.position(of: key),
+                                        usage.description.replacingOccurrences(of: "--\(key)", with: "'\(key)'"))
+            }
+            if report.failed > 0 { outcome = .someFailed }
+        case .evaluate(let job):
+            let report: EvaluationReport
+            do {
+                report = try Evaluator(legendPath: job.legendPath, truthSuffix: job.truthSuffix)
+                    .evaluate(predictions: job.predictions, truth: job.truth, stopRequested: stopRequested)
+            } catch is CancellationError {
+                throw RunInterrupted(stage: stage.name, continuesNextRun: false)
+            }
+            if let reportPath = job.reportPath {
+                let reportFolder = (reportPath as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: reportFolder, withIntermediateDirectories: true)
+                AtomicFile.removeStaleTemporaries(in: reportFolder)
+                try AtomicFile.write(Data(report.json.serialized.utf8), to: reportPath)
+                log.info("\(stage.name): wrote \(reportPath)")
+            }
+            // The log takes one line at a time (it escapes what a line holds).
+            for line in report.table.split(separator: "\n", omittingEmptySubsequences: false) { log.info(String(line)) }
+            for failure in report.failures { log.error("\(stage.name): \(failure.message)") }
+            if !report.failures.isEmpty { outcome = .someFailed }
+        }
     }
 }

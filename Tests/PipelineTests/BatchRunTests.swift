@@ -209,6 +209,30 @@ final class LockedLines: Sendable {
     #expect(report.stoppedBecause?.contains("m.safetensors") == true, "\(String(describing: report.stoppedBecause))")
 }
 
+/// A stage that fails as a whole ends the run; the log names each later stage it cost.
+@Test func stagesAfterAFailedOneAreLoggedAsNotRun() throws {
+    let fixture = try BatchFixture(scenes: 1, size: 64)
+    let text = """
+        stages:
+          - stage: predict
+            model: bad.safetensors
+            inputs: [scenes]
+            out: maps
+          - stage: evaluate
+            predictions: maps
+            truth: maps
+        """
+    try text.write(toFile: fixture.folder.file("two.yml"), atomically: true, encoding: .utf8)
+    let model = try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("m.safetensors")))
+    try model.prefix(model.count / 2).write(to: URL(fileURLWithPath: fixture.folder.file("bad.safetensors")))
+    try FileManager.default.createDirectory(atPath: fixture.folder.file("maps"), withIntermediateDirectories: true)
+    let lines = Mutex<[String]>([])
+    let whole = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("two.yml")),
+                                   log: RunLog(level: .normal) { line, _ in lines.withLock { $0.append(line) } })
+    #expect(throws: (any Error).self) { try whole.run() }
+    #expect(lines.withLock { $0.filter { $0.hasPrefix("evaluate: not run") } } == ["evaluate: not run, as stage 'predict' failed"])
+}
+
 /// An evaluate stage logs its table a line at a time: the standard log escapes a newline inside
 /// a line, which turned the whole table into one line of "\n"s.
 @Test func anEvaluateStageLogsItsTableLineByLine() throws {
