@@ -37,6 +37,10 @@ public final class TIFFReader {
     private var layout: TIFFPageLayout
     private var scratch: UnsafeMutableRawPointer?
     private var scratchCapacity = 0
+    /// The chunk (page, index) whose samples the scratch buffer holds. A pass down a file whose
+    /// strips are much taller than its windows (one deflate strip for the whole image) would
+    /// otherwise decode the same strip for every window, a cost quadratic in the image.
+    private var scratchHolds: (page: Int, index: Int)?
 
     public init(path: String) throws(RasterError) {
         self.path = path
@@ -187,15 +191,19 @@ public final class TIFFReader {
                 for row in firstRow...lastRow {
                     for column in firstColumn...lastColumn {
                         let index = layout.chunkIndex(plane: plane, row: row, column: column)
-                        let decoded = layout.tiled
-                            ? TIFFReadEncodedTile(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
-                            : TIFFReadEncodedStrip(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
-                        let rowsStored = layout.rowsStored(inChunkRow: row)
-                        guard decoded >= 0 else {
-                            throw fail("cannot decode \(layout.tiled ? "tile" : "strip") \(index): \(libtiffError() ?? "libtiff failed")")
-                        }
-                        guard decoded >= rowsStored * layout.chunkRowBytes else {
-                            throw fail("\(layout.tiled ? "tile" : "strip") \(index) decoded to \(decoded) bytes, fewer than its \(rowsStored * layout.chunkRowBytes)")
+                        if scratchHolds.map({ $0 != (page, index) }) ?? true {
+                            scratchHolds = nil
+                            let decoded = layout.tiled
+                                ? TIFFReadEncodedTile(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
+                                : TIFFReadEncodedStrip(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
+                            let rowsStored = layout.rowsStored(inChunkRow: row)
+                            guard decoded >= 0 else {
+                                throw fail("cannot decode \(layout.tiled ? "tile" : "strip") \(index): \(libtiffError() ?? "libtiff failed")")
+                            }
+                            guard decoded >= rowsStored * layout.chunkRowBytes else {
+                                throw fail("\(layout.tiled ? "tile" : "strip") \(index) decoded to \(decoded) bytes, fewer than its \(rowsStored * layout.chunkRowBytes)")
+                            }
+                            scratchHolds = (page, index)
                         }
                         copy(layout, chunk: UnsafeRawPointer(scratch), plane: plane, chunkRow: row,
                              chunkColumn: column, window: window, into: out, decode: decode)
@@ -280,6 +288,7 @@ public final class TIFFReader {
         if let scratch, scratchCapacity >= bytes { return scratch }
         scratch?.deallocate()
         scratch = nil
+        scratchHolds = nil
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 16), alignment: 16)
         scratch = buffer
         scratchCapacity = bytes

@@ -263,6 +263,23 @@ func maximumDifference(_ a: RasterBuffer, _ b: RasterBuffer) -> Float {
         #expect(throws: RasterError.self) { try reader.readWindow(full, page: 3) }
     }
 
+    /// The last decoded strip is reused by the next window that needs it (one strip for the
+    /// whole image is decoded once per pass, not once per window), and never stands in for
+    /// another page's strip of the same index.
+    @Test func aReusedStripIsTheRightOne() throws {
+        let folder = try TemporaryFolder()
+        let path = folder.file("one-strip.tif")
+        var fixture = TIFFFixture()
+        (fixture.pages, fixture.rowsPerStrip, fixture.compression) = (2, 29, COMPRESSION_ADOBE_DEFLATE)
+        try fixture.write(to: path)
+        let reader = try TIFFReader(path: path)
+        for (page, y) in [(0, 0), (0, 5), (1, 5), (0, 20), (1, 0), (1, 28)] {
+            let window = PixelWindow(x: 3, y: y, width: 10, height: 1)
+            let read = try reader.readWindow(window, page: page)
+            #expect(read == fixture.expected(page: page).cropped(to: window), "page \(page) row \(y)")
+        }
+    }
+
     @Test func windowOutsideTheImageIsRefused() throws {
         let folder = try TemporaryFolder()
         let path = folder.file("small.tif")
