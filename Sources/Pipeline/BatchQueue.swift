@@ -26,7 +26,7 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
     }
 
     /// Produces items `first..<end` with `producers` threads; `make` must be safe to call from any thread.
-    public init(first: Int, end: Int, capacity: Int, producers: Int,
+    public init(first: Int, end: Int, capacity: Int, producers: Int, readersPerProducer: Int = 32,
                 make: @escaping @Sendable (Int, ReaderCache) throws -> Item) {
         nextToClaim = first
         nextToTake = first
@@ -35,7 +35,7 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
         runningProducers = max(producers, 1)
         for n in 0..<max(producers, 1) {
             let thread = Thread { [self] in
-                let readers = ReaderCache()
+                let readers = ReaderCache(capacity: readersPerProducer)
                 while let index = self.claim() {
                     let result = Result { try make(index, readers) }
                     self.deliver(index, result)

@@ -13,6 +13,14 @@ public final class ReaderCache {
         self.capacity = max(capacity, 1)
     }
 
+    /// A capacity for each of `caches` caches open at once (one per loader thread, and
+    /// validation's), so that together they stay within the limit on open files with room to
+    /// spare: at most 32, at least 1.
+    public static func capacity(sharedBy caches: Int, openFileLimit: Int? = OpenFileLimit.current) -> Int {
+        guard let limit = openFileLimit else { return 32 }
+        return min(32, max(1, (limit - OpenFileLimit.reserve) / max(caches, 1)))
+    }
+
     /// The open reader of `path`, opening it on first use.
     public func reader(_ path: String) throws -> TIFFReader {
         if let open = readers[path] {

@@ -155,19 +155,21 @@ public struct Trainer {
             return 0
         }
         // Data where every labelled pixel has a nodata band would train for ever at zero loss.
-        guard try trainSampler.trainingRowsHaveALossPixel(readers: ReaderCache()) else {
+        // Each loader thread and validation keep files open: their caches share the limit.
+        let readersPerCache = ReaderCache.capacity(sharedBy: options.loaderThreads + 1)
+        guard try trainSampler.trainingRowsHaveALossPixel(readers: ReaderCache(capacity: readersPerCache)) else {
             throw PipelineError(path: options.images, reason: "no pixel of the training rows has both a label and a valid value in every band (nodata, NaN and infinity are not); the loss would stay 0")
         }
         try startMetrics(resumedAtBatch: progress.batchesDone)
 
         let batchSize = progress.batchSize
         let queue = BatchQueue<TrainingBatch>(first: progress.batchesDone, end: totalBatches, capacity: 4,
-                                              producers: options.loaderThreads) { index, readers in
+                                              producers: options.loaderThreads, readersPerProducer: readersPerCache) { index, readers in
             try trainSampler.trainingBatch(index: index, size: batchSize, readers: readers)
         }
         defer { queue.stop() }
 
-        let validationReaders = ReaderCache()
+        let validationReaders = ReaderCache(capacity: readersPerCache)
         var epochSteps = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()

@@ -31,6 +31,7 @@ enum ExitStatus {
 enum SegpipeMain {
     static func main() {
         StandardStreams.secure()
+        OpenFileLimit.raise()
         let command: ParsableCommand
         do {
             command = try Segpipe.parseAsRoot()

@@ -175,6 +175,22 @@ import Testing
         #expect(text.contains("training on 3 scenes"), "\(text)")
     }
 
+    /// Reader caches share the limit on open files: with a low one and several loader threads,
+    /// training used to run out of descriptors and trap inside libdispatch.
+    @Test func trainingStaysWithinALowOpenFileLimit() throws {
+        #expect(ReaderCache.capacity(sharedBy: 4, openFileLimit: 64) == 4)
+        #expect(ReaderCache.capacity(sharedBy: 2, openFileLimit: 1024) == 32)
+        #expect(ReaderCache.capacity(sharedBy: 8, openFileLimit: 40) == 1)
+        let folder = try TemporaryDirectory()
+        try SampleDataset(sceneCount: 60, width: 32, height: 32, seed: 4).write(to: folder.path)
+        let (status, text) = try SegpipeProcess("/bin/sh", [
+            "-c", #"ulimit -n 40 && exec "$0" train --images "$1/images" --masks "$1/masks" --out "$1/m.safetensors" "#
+                + "--epochs 1 --steps-per-epoch 30 --batch-size 2 --tile-size 32 --depth 1 --filters 8 --loader-threads 3",
+            segpipe, folder.path,
+        ], in: folder).finish()
+        #expect(status == 0, "\(text)")
+    }
+
     @Test func threeShardsAsProcessesMakeExactlyTheOutputsOfOneRun() throws {
         let fixture = try BatchFixture(scenes: 9, size: 64)
         let shards = try (0..<3).map { index in
