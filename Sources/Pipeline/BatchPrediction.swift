@@ -89,7 +89,6 @@ public struct BatchPrediction {
         return recorded.filter { possible.contains($0) && !written.contains($0) }
     }
 
-
     /// The recorded fingerprint, for reuse when the file's size and time match: only when it was
     /// taken of this same path.
     func recordedInput(_ record: SceneManifest.Record?, path: String) -> FileFingerprint? {
