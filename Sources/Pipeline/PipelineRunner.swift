@@ -52,7 +52,7 @@ public struct PipelineRunner {
         for stage in stages {
             switch stage.action {
             case .train(let options):
-                log.info("\(stage.name): would train \(options.output) on \(options.images) for \(options.epochs) epochs")
+                log.info("\(stage.name): \(Trainer(options: options).plannedWork)")
                 trainers[options.output] = stage.name
             case .predict(let job):
                 try BatchPrediction(job: job, shard: shard, pipeline: file.path, stage: stage.name)

@@ -256,18 +256,49 @@ public struct Trainer {
         values.map { "\($0)" }.joined(separator: ",")
     }
 
+    /// The checkpoint a resumed run would continue, its configuration and position, from the
+    /// header alone; nil when the run would start anew or the checkpoint cannot be read (the run
+    /// itself then says why).
+    func checkpointToResume() -> (config: UNetConfig, progress: TrainingProgress)? {
+        guard options.resume, FileManager.default.fileExists(atPath: lastCheckpointPath),
+              let header = try? ModelFile.checkpointHeader(ofFile: lastCheckpointPath), let text = header.trainer,
+              let progress = try? JSONDecoder().decode(TrainingProgress.self, from: Data(text.utf8)) else { return nil }
+        return (header.config, progress)
+    }
+
+    /// Options that differ from those the checkpoint to resume was made with, as the run would
+    /// refuse them.
+    func resumeProblems() -> [(option: String, message: String)] {
+        guard let (config, progress) = checkpointToResume() else { return [] }
+        return Self.resumeConflicts(options, config: config, progress: progress).map { conflict in
+            let option = String(conflict.prefix { $0 != " " }.dropFirst(2))
+            return (option, "resuming \(lastCheckpointPath), which was made with \(conflict); give the options it was made with, or train a new model without resuming")
+        }
+    }
+
+    /// What a run would do, for a dry run: train anew, resume at a batch, or nothing.
+    public var plannedWork: String {
+        guard let (_, progress) = checkpointToResume() else {
+            return "would train \(options.output) on \(options.images) for \(options.epochs) epochs"
+        }
+        let total = options.epochs * progress.stepsPerEpoch
+        if progress.batchesDone >= total { return "nothing left to train; \(options.output) is the finished run's (all \(total) batches)" }
+        return "would resume \(options.output) at batch \(progress.batchesDone + 1) of \(total) from \(lastCheckpointPath)"
+    }
+
     /// What would stop this run before its first step that the files' headers already show, each
     /// with the option it concerns: the legend's ids, the pairing of scenes and masks with their
-    /// sizes and bands, the held-out scene names, the number of class weights. A pipeline's check
+    /// sizes and bands, the held-out scene names, the number of class weights, and options that
+    /// differ from those of the checkpoint a resumed run would continue. A pipeline's check
     /// runs this before anything runs; the masks' labels are read by the run itself.
     public func inputProblems() -> [(option: String, message: String)] {
+        var problems = resumeProblems()
         let foreground: [ClassLegend.Entry]
         do {
             foreground = try trainingLegend().foreground
         } catch {
-            return [("legend", "\(error)")]
+            return problems + [("legend", "\(error)")]
         }
-        var problems: [(option: String, message: String)] = []
         if let weights = options.classWeights, weights.count != foreground.count {
             problems.append(("class-weights", "--class-weights has \(weights.count) entries for the legend's \(foreground.count) classes"))
         }

@@ -103,12 +103,23 @@ public struct ModelFile: Sendable {
     /// The configuration a model file stores, read from its header alone (for checks that must
     /// not load the weights).
     public static func configuration(ofFile path: String) throws -> UNetConfig {
+        try header(ofFile: path).config
+    }
+
+    /// The configuration and the training loop's state (`TrainingState.trainer`) a checkpoint
+    /// stores, read from its header alone.
+    public static func checkpointHeader(ofFile path: String) throws -> (config: UNetConfig, trainer: String?) {
+        let document = try header(ofFile: path)
+        return (document.config, document.training?.trainer)
+    }
+
+    private static func header(ofFile path: String) throws -> ModelFileDocument {
         let reader = try SafeTensorsReader(path: path)
         guard let json = reader.metadata["segpipe"] else {
             throw ModelFileError(path: path, reason: "not a segpipe model: no \"segpipe\" entry in the safetensors __metadata__")
         }
         do {
-            return try JSONDecoder().decode(ModelFileDocument.self, from: Data(json.utf8)).config
+            return try JSONDecoder().decode(ModelFileDocument.self, from: Data(json.utf8))
         } catch {
             throw ModelFileError(path: path, reason: "invalid segpipe metadata: \(ModelFileError.explain(error))")
         }

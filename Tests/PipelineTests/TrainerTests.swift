@@ -373,6 +373,15 @@ final class StopAfter: Sendable {
     deeper.batchSize = 4
     #expect(throws: UsageError("--resume: \(folder.file("m.last.safetensors")) was made with --depth 2, not 3; "
         + "give the options it was made with, or train a new model without --resume")) { try Trainer(options: deeper).run() }
+    // A pipeline's check (and its dry run) finds the same from the checkpoint's header.
+    let checked = Trainer(options: deeper).inputProblems()
+    #expect(checked.map(\.option) == ["depth", "batch-size"])
+    #expect(checked.first?.message == "resuming \(folder.file("m.last.safetensors")), which was made with --depth 2, not 3; "
+        + "give the options it was made with, or train a new model without resuming")
+    #expect(Trainer(options: options).plannedWork == "nothing left to train; \(folder.file("m.safetensors")) is the finished run's (all 3 batches)")
+    var longer = options
+    longer.epochs = 3
+    #expect(Trainer(options: longer).plannedWork == "would resume \(folder.file("m.safetensors")) at batch 4 of 9 from \(folder.file("m.last.safetensors"))")
     var rescaled = options
     rescaled.normalization = .minmaxGlobal
     rescaled.validationFraction = 0.5
