@@ -158,15 +158,7 @@ final class LockedLines: Sendable {
 @Test func anEvaluateStageStopsBetweenScenes() throws {
     let fixture = try BatchFixture(scenes: 2, size: 64)
     _ = try fixture.run()
-    let text = """
-        stages:
-          - stage: evaluate
-            predictions: maps
-            truth: maps
-            report: report.json
-        """
-    try text.write(toFile: fixture.folder.file("e.yml"), atomically: true, encoding: .utf8)
-    var runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("e.yml")), log: RunLog(level: .quiet) { _, _ in })
+    var runner = try fixture.runner("e.yml", BatchFixture.evaluateMaps + "\n    report: report.json")
     let stopper = StopAfter(2)
     runner.stopRequested = { stopper.check() }
     #expect(throws: RunInterrupted(stage: "evaluate", continuesNextRun: false)) { try runner.run() }
@@ -222,15 +214,13 @@ final class LockedLines: Sendable {
             predictions: maps
             truth: maps
         """
-    try text.write(toFile: fixture.folder.file("two.yml"), atomically: true, encoding: .utf8)
     let model = try Data(contentsOf: URL(fileURLWithPath: fixture.folder.file("m.safetensors")))
     try model.prefix(model.count / 2).write(to: URL(fileURLWithPath: fixture.folder.file("bad.safetensors")))
     try FileManager.default.createDirectory(atPath: fixture.folder.file("maps"), withIntermediateDirectories: true)
-    let lines = Mutex<[String]>([])
-    let whole = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("two.yml")),
-                                   log: RunLog(level: .normal) { line, _ in lines.withLock { $0.append(line) } })
+    let lines = LockedLines()
+    let whole = try fixture.runner("two.yml", text, log: RunLog(level: .normal) { line, _ in lines.append(line) })
     #expect(throws: (any Error).self) { try whole.run() }
-    #expect(lines.withLock { $0.filter { $0.hasPrefix("evaluate: not run") } } == ["evaluate: not run, as stage 'predict' failed"])
+    #expect(lines.all.filter { $0.hasPrefix("evaluate: not run") } == ["evaluate: not run, as stage 'predict' failed"])
 }
 
 /// An evaluate stage logs its table a line at a time: the standard log escapes a newline inside
@@ -238,18 +228,9 @@ final class LockedLines: Sendable {
 @Test func anEvaluateStageLogsItsTableLineByLine() throws {
     let fixture = try BatchFixture(scenes: 2, size: 64)
     _ = try fixture.run()
-    let text = """
-        stages:
-          - stage: evaluate
-            predictions: maps
-            truth: maps
-        """
-    try text.write(toFile: fixture.folder.file("e.yml"), atomically: true, encoding: .utf8)
-    let lines = Mutex<[String]>([])
-    let runner = try PipelineRunner(file: PipelineFile.load(path: fixture.folder.file("e.yml")),
-                                    log: RunLog(level: .normal) { line, _ in lines.withLock { $0.append(line) } })
-    _ = try runner.run()
-    let logged = lines.withLock { $0 }
+    let lines = LockedLines()
+    _ = try fixture.runner("e.yml", BatchFixture.evaluateMaps, log: RunLog(level: .normal) { line, _ in lines.append(line) }).run()
+    let logged = lines.all
     #expect(logged.allSatisfy { !$0.contains("\n") }, "\(logged)")
     #expect(logged.contains { $0.hasPrefix("total over 2 scenes") }, "\(logged)")
 }

@@ -32,6 +32,20 @@ struct BatchFixture {
 
     var sceneKeys: Set<String> { Set((0..<count).map { "s\($0).tif" }) }
 
+    /// An evaluate stage comparing the predicted `maps` with themselves.
+    static let evaluateMaps = """
+        stages:
+          - stage: evaluate
+            predictions: maps
+            truth: maps
+        """
+
+    /// A runner of `text`, written as the pipeline file `name` in the fixture's folder.
+    func runner(_ name: String, _ text: String, log: RunLog = RunLog(level: .quiet) { _, _ in }) throws -> PipelineRunner {
+        try text.write(toFile: folder.file(name), atomically: true, encoding: .utf8)
+        return try PipelineRunner(file: PipelineFile.load(path: folder.file(name)), log: log)
+    }
+
     func job(out: String = "maps") -> BatchPredictionJob {
         BatchPredictionJob(options: PredictionOptions(modelPath: folder.file("m.safetensors"), outputDirectory: folder.file(out)),
                            inputs: [folder.file("scenes")])

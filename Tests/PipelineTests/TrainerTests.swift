@@ -18,6 +18,22 @@ func smallTrainingOptions(_ folder: TemporaryDirectory, output: String) -> Train
     return options
 }
 
+/// A training folder with one scene `images/a.tif` (2 float bands) and its single-band uint8
+/// TIFF mask `masks/a.tif`: `label(x, y)` per pixel, `nodata` declared on the mask.
+func writeTIFFMaskedScene(_ folder: TemporaryDirectory, width: Int, height: Int, sceneNodata: Double? = nil,
+                          maskNodata: Double? = nil, scene: (Int, Int, Int) -> Float = { b, x, y in Float(b + x + y) },
+                          label: (Int, Int) -> Float) throws {
+    for name in ["images", "masks"] {
+        try FileManager.default.createDirectory(atPath: folder.file(name), withIntermediateDirectories: true)
+    }
+    try writeScene(folder.file("images/a.tif"), width: width, height: height, nodata: sceneNodata, values: scene)
+    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: width, height: height, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: min(height, 64)), compression: .none, nodata: maskNodata)
+    try mask.writeRows(RasterBuffer(bands: 1, width: width, height: height,
+                                    values: (0..<(width * height)).map { label($0 % width, $0 / width) }))
+    try mask.finish()
+}
+
 /// Counts calls and asks to stop at the given one, as SIGINT would between two steps.
 final class StopAfter: Sendable {
     let calls = Atomic<Int>(0)
@@ -126,13 +142,7 @@ final class StopAfter: Sendable {
 /// could beat): the metrics say null and the best model follows the training loss.
 @Test func heldOutRowsWithoutLabelsGiveNoValidationLoss() throws {
     let folder = try TemporaryDirectory()
-    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
-    try writeScene(folder.file("images/a.tif"), width: 32, height: 40) { b, x, y in Float(b + x + y) }
-    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 40, bands: 1, sampleType: .uint8,
-                              layout: .stripped(rowsPerStrip: 40), compression: .none)
-    try mask.writeRows(RasterBuffer(bands: 1, width: 32, height: 40, values: (0..<1280).map { $0 >= 32 * 32 ? 255 : Float($0 % 4) }))
-    try mask.finish()
+    try writeTIFFMaskedScene(folder, width: 32, height: 40) { x, y in y >= 32 ? 255 : Float((y * 32 + x) % 4) }
     var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
     options.validationFraction = 0.2
     try Trainer(options: options).run()
@@ -208,15 +218,7 @@ final class StopAfter: Sendable {
 
 @Test func masksWithoutALabelledPixelAreRefused() throws {
     let folder = try TemporaryDirectory()
-    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
-    try writeScene(folder.file("images/a.tif"), width: 32, height: 32) { b, x, y in Float(b + x + y) }
-    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 32, bands: 1, sampleType: .uint8,
-                              layout: .stripped(rowsPerStrip: 32), compression: .none, nodata: 200)
-    var labels = RasterBuffer(bands: 1, width: 32, height: 32)
-    for y in 0..<32 { for x in 0..<32 { labels[0, y, x] = 200 } }
-    try mask.writeRows(labels)
-    try mask.finish()
+    try writeTIFFMaskedScene(folder, width: 32, height: 32, maskNodata: 200) { _, _ in 200 }
     var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
     options.validationFraction = 0
     #expect(throws: PipelineError(path: folder.file("masks"), reason: "no mask has a labelled pixel in its training rows (all are 'no label')")) {
@@ -229,13 +231,8 @@ final class StopAfter: Sendable {
 /// training at zero loss. Sparse labels that random tiles may miss are not refused.
 @Test func scenesWithoutAPixelValidInEveryBandAreRefused() throws {
     let folder = try TemporaryDirectory()
-    try FileManager.default.createDirectory(atPath: folder.file("images"), withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: folder.file("masks"), withIntermediateDirectories: true)
-    try writeScene(folder.file("images/a.tif"), width: 32, height: 32, nodata: -1) { b, x, y in (x + y) % 2 == b ? -1 : Float(x) }
-    let mask = try TIFFWriter(path: folder.file("masks/a.tif"), width: 32, height: 32, bands: 1, sampleType: .uint8,
-                              layout: .stripped(rowsPerStrip: 32), compression: .none)
-    try mask.writeRows(RasterBuffer(bands: 1, width: 32, height: 32, values: (0..<1024).map { Float($0 % 3) }))
-    try mask.finish()
+    try writeTIFFMaskedScene(folder, width: 32, height: 32, sceneNodata: -1,
+                             scene: { b, x, y in (x + y) % 2 == b ? -1 : Float(x) }) { x, y in Float((y * 32 + x) % 3) }
     var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
     options.validationFraction = 0
     let error = #expect(throws: PipelineError.self) { try Trainer(options: options).run() }
@@ -245,11 +242,7 @@ final class StopAfter: Sendable {
 
     // One labelled 4×4 block in a 256×256 scene: two random 32 px tiles will likely miss it, and
     // that is no reason to stop.
-    try writeScene(folder.file("images/a.tif"), width: 256, height: 256) { b, x, y in Float(b + x + y) }
-    let sparse = try TIFFWriter(path: folder.file("masks/a.tif"), width: 256, height: 256, bands: 1, sampleType: .uint8,
-                                layout: .stripped(rowsPerStrip: 64), compression: .none)
-    try sparse.writeRows(RasterBuffer(bands: 1, width: 256, height: 256, values: (0..<65536).map { $0 / 256 >= 200 && $0 / 256 < 204 && $0 % 256 >= 200 && $0 % 256 < 204 ? 1 : 255 }))
-    try sparse.finish()
+    try writeTIFFMaskedScene(folder, width: 256, height: 256) { x, y in (200..<204).contains(x) && (200..<204).contains(y) ? 1 : 255 }
     options.stepsPerEpoch = 2
     options.batchSize = 1
     options.epochs = 1
