@@ -2,14 +2,21 @@ import Raster
 
 /// Streams an area of a TIFF page as a sequence of windows that follow the file's own blocks
 /// (tile rows or strips), so each block is decoded once and memory stays bounded whatever the
-/// image size.
+/// image size: a window holds at most about `samplesPerWindow` samples, however wide the image.
 public struct BlockReader {
     /// Samples per window; bounds memory at about 16 MB of Float32.
     public static let samplesPerWindow = 4 << 20
 
     public let reader: TIFFReader
+    /// Samples per window for this reader (`samplesPerWindow` unless a test asks for fewer).
+    let windowSamples: Int
 
-    public init(_ reader: TIFFReader) { self.reader = reader }
+    public init(_ reader: TIFFReader) { self.init(reader, windowSamples: Self.samplesPerWindow) }
+
+    init(_ reader: TIFFReader, windowSamples: Int) {
+        self.reader = reader
+        self.windowSamples = max(windowSamples, 1)
+    }
 
     /// Calls `body` with each window of `area` and its samples, top to bottom, left to right;
     /// with the file's nodata value as NaN (`TIFFReader.readWindowMarkingNodata`).
@@ -23,10 +30,13 @@ public struct BlockReader {
     public func windows(in area: PixelWindow) -> [PixelWindow] {
         let info = reader.info
         let block = reader.blockSize
-        let bandRows = max(1, min(block.height, Self.samplesPerWindow / max(info.bands * area.width, 1)))
+        let bandRows = max(1, min(block.height, windowSamples / max(info.bands * area.width, 1)))
         let rowsPerWindow = block.height <= bandRows ? block.height : bandRows
-        let columnsPerWindow = min(area.width, max(block.width,
-            (Self.samplesPerWindow / max(info.bands * rowsPerWindow, 1)) / block.width * block.width))
+        let fit = max(1, windowSamples / max(info.bands * rowsPerWindow, 1))
+        // Whole blocks across where they fit. A block wider than that (the strips of a very wide
+        // image) is read in parts: the reader keeps the chunks it decoded, so each still decodes
+        // once, and a window never holds more than about `windowSamples` samples.
+        let columnsPerWindow = min(area.width, fit >= block.width ? fit / block.width * block.width : fit)
         var windows: [PixelWindow] = []
         var y = area.y
         while y < area.y + area.height {

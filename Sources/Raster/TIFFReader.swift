@@ -3,8 +3,10 @@ import Foundation
 
 /// An open TIFF file: its metadata, georeferencing and any window of any page as Float32.
 ///
-/// Only the strips or tiles that intersect a window are decoded, one at a time, into one reused
-/// scratch buffer, so memory follows the window rather than the image. Every strip or tile is
+/// Only the strips or tiles that intersect a window are decoded. The reader keeps the last ones
+/// it decoded, up to a limit of its own and within a budget shared by all readers
+/// (`DecodedChunkMemo`), so memory follows the window and that limit rather than the image,
+/// and neighbouring windows decode each chunk once. Every strip or tile is
 /// checked against the file's size before it is read, so a forged header fails fast instead of
 /// driving a large allocation. Not safe to share between tasks: the handle has a current page.
 public final class TIFFReader {
@@ -35,15 +37,22 @@ public final class TIFFReader {
     private let fileSize: Int
     private var currentPage: Int?
     private var layout: TIFFPageLayout
-    private var scratch: UnsafeMutableRawPointer?
-    private var scratchCapacity = 0
-    /// The chunk (page, index) whose samples the scratch buffer holds. A pass down a file whose
-    /// strips are much taller than its windows (one deflate strip for the whole image) would
-    /// otherwise decode the same strip for every window, a cost quadratic in the image.
-    private var scratchHolds: (page: Int, index: Int)?
+    /// Without it, a pass down a file whose strips are much taller than its windows (one deflate
+    /// strip for the whole image) would decode the same strip for every window, and a row of
+    /// windows across 1-row strips every strip once per window: costs quadratic in the image.
+    private let decoded: DecodedChunkMemo
 
-    public init(path: String) throws(RasterError) {
+    /// Bytes of decoded chunks a reader keeps beyond the one it decodes into, unless told
+    /// otherwise: the chunks under a window or two of a wide scene's 1-row strips, or a row of
+    /// tiles, so that sequential passes decode each chunk once.
+    public static let defaultDecodedChunkLimit = 32 << 20
+
+    /// Opens `path`. The reader keeps up to `decodedChunkLimit` bytes of decoded strips or tiles
+    /// beyond one, drawn from `budget`.
+    public init(path: String, decodedChunkLimit: Int = TIFFReader.defaultDecodedChunkLimit,
+                budget: DecodedChunkBudget = .shared) throws(RasterError) {
         self.path = path
+        decoded = DecodedChunkMemo(limit: decodedChunkLimit, budget: budget)
         let size: Int
         do {
             // A symbolic link (a staging folder of links is common) is read as what it points to.
@@ -109,8 +118,12 @@ public final class TIFFReader {
     deinit {
         TIFFClose(tif)
         messages.deallocate()
-        scratch?.deallocate()
     }
+
+    /// Decoded chunks held now.
+    var decodedChunkCount: Int { decoded.count }
+    /// Chunks decoded since the reader opened.
+    var chunksDecoded: Int { decoded.decodes }
 
     /// Reads a window of a page as Float32, band-major: the stored sample values unscaled
     /// (palette images give indices, MinIsWhite is not inverted, JPEG YCbCr comes out as RGB).
@@ -182,7 +195,6 @@ public final class TIFFReader {
                 }
             }
         }
-        let scratch = try scratchBuffer(bytes: layout.chunkBytes)
 
         var values = [Sample](repeating: zero, count: layout.samplesPerPixel * window.pixelCount)
         try values.withUnsafeMutableBufferPointer { (output) throws(RasterError) in
@@ -191,21 +203,19 @@ public final class TIFFReader {
                 for row in firstRow...lastRow {
                     for column in firstColumn...lastColumn {
                         let index = layout.chunkIndex(plane: plane, row: row, column: column)
-                        if scratchHolds.map({ $0 != (page, index) }) ?? true {
-                            scratchHolds = nil
-                            let decoded = layout.tiled
-                                ? TIFFReadEncodedTile(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
-                                : TIFFReadEncodedStrip(tif, UInt32(index), scratch, tmsize_t(layout.chunkBytes))
+                        let chunk = try decoded.chunk(.init(page: page, index: index), bytes: layout.chunkBytes) { (buffer) throws(RasterError) in
+                            let bytes = layout.tiled
+                                ? TIFFReadEncodedTile(tif, UInt32(index), buffer, tmsize_t(layout.chunkBytes))
+                                : TIFFReadEncodedStrip(tif, UInt32(index), buffer, tmsize_t(layout.chunkBytes))
                             let rowsStored = layout.rowsStored(inChunkRow: row)
-                            guard decoded >= 0 else {
+                            guard bytes >= 0 else {
                                 throw fail("cannot decode \(layout.tiled ? "tile" : "strip") \(index): \(libtiffError() ?? "libtiff failed")")
                             }
-                            guard decoded >= rowsStored * layout.chunkRowBytes else {
-                                throw fail("\(layout.tiled ? "tile" : "strip") \(index) decoded to \(decoded) bytes, fewer than its \(rowsStored * layout.chunkRowBytes)")
+                            guard bytes >= rowsStored * layout.chunkRowBytes else {
+                                throw fail("\(layout.tiled ? "tile" : "strip") \(index) decoded to \(bytes) bytes, fewer than its \(rowsStored * layout.chunkRowBytes)")
                             }
-                            scratchHolds = (page, index)
                         }
-                        copy(layout, chunk: UnsafeRawPointer(scratch), plane: plane, chunkRow: row,
+                        copy(layout, chunk: chunk, plane: plane, chunkRow: row,
                              chunkColumn: column, window: window, into: out, decode: decode)
                     }
                 }
@@ -280,19 +290,6 @@ public final class TIFFReader {
         layout = try TIFFPageLayout(tif: tif, path: path)
         currentPage = page
         return layout
-    }
-
-    /// The scratch buffer is malloc'd and never cleared: pages become resident only as a decoder
-    /// writes them, so its capacity costs nothing until data backs it.
-    private func scratchBuffer(bytes: Int) throws(RasterError) -> UnsafeMutableRawPointer {
-        if let scratch, scratchCapacity >= bytes { return scratch }
-        scratch?.deallocate()
-        scratch = nil
-        scratchHolds = nil
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 16), alignment: 16)
-        scratch = buffer
-        scratchCapacity = bytes
-        return buffer
     }
 
     private func fail(_ reason: String) -> RasterError { RasterError(path: path, reason: reason) }
