@@ -2,7 +2,8 @@
 public struct EpochMetrics: Sendable {
     public var epoch: Int
     public var step: Int
-    public var trainingLoss: Double
+    /// The mean loss over the epoch's labelled training pixels; nil when its batches held none.
+    public var trainingLoss: Double?
     public var validationLoss: Double?
     public var classIoU: [(name: String, iou: Double)]
     public var meanIoU: Double?
@@ -13,7 +14,7 @@ public struct EpochMetrics: Sendable {
 
     public var json: JSONValue {
         .object([
-            ("epoch", JSONValue(epoch)), ("step", JSONValue(step)), ("trainingLoss", .number(trainingLoss)),
+            ("epoch", JSONValue(epoch)), ("step", JSONValue(step)), ("trainingLoss", JSONValue(trainingLoss)),
             ("validationLoss", JSONValue(validationLoss)),
             ("iou", .object(classIoU.map { ($0.name, .number($0.iou)) })), ("meanIoU", JSONValue(meanIoU)),
             ("tilesPerSecond", .number(tilesPerSecond)), ("loaderWaitShare", .number(loaderWaitShare)),

@@ -186,7 +186,12 @@ public struct Trainer {
                 throw PipelineError(path: options.output, reason: "the training loss became \(loss) at batch \(progress.batchesDone + 1); try a lower --learning-rate")
             }
             progress.batchesDone += 1
-            progress.epochLossSum += Double(loss)
+            // A batch's loss is its labelled pixels' mean: weighted by their number, a batch of
+            // unlabelled tiles adds nothing instead of a zero that drags the epoch's mean down.
+            let labelled = Double(batch.ignore.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) })
+            if progress.epochLabelledPixels == nil { progress.epochLossSum = 0 }
+            progress.epochLossSum += Double(loss) * labelled
+            progress.epochLabelledPixels = (progress.epochLabelledPixels ?? 0) + labelled
             epochSteps += 1
             let elapsed = Date().timeIntervalSince(runStart)
             let done = progress.batchesDone - firstBatch
@@ -201,13 +206,16 @@ public struct Trainer {
                 let validation = try validate(model, sampler: validationSampler, windows: validationWindows,
                                               readers: validationReaders, legend: legend, batchSize: batchSize)
                 let metrics = EpochMetrics(
-                    epoch: epoch, step: progress.batchesDone, trainingLoss: progress.epochLossSum / Double(progress.stepsPerEpoch),
+                    epoch: epoch, step: progress.batchesDone,
+                    trainingLoss: progress.epochLabelledPixels.flatMap { $0 > 0 ? progress.epochLossSum / $0 : nil },
                     validationLoss: validation?.loss, classIoU: validation?.classIoU ?? [], meanIoU: validation?.meanIoU,
                     tilesPerSecond: Double(epochSteps * batchSize) / max(seconds, 1e-9),
                     loaderWaitShare: (queue.waitingSeconds - waitAtEpochStart) / max(seconds, 1e-9), seconds: seconds)
                 try appendMetrics(metrics)
                 onEvent(.epochFinished(metrics))
-                let score = validation?.loss ?? metrics.trainingLoss
+                // An epoch without a labelled pixel has no score: it keeps the best model there is,
+                // and writes one only if there is none yet.
+                let score = validation?.loss ?? metrics.trainingLoss ?? Double.greatestFiniteMagnitude
                 if progress.bestValidationLoss.map({ score < $0 }) ?? true {
                     progress.bestValidationLoss = score
                     try ModelFile.write(model: model, classes: classMetadata, background: backgroundMetadata,
@@ -216,6 +224,7 @@ public struct Trainer {
                     onEvent(.checkpointWritten(path: options.output))
                 }
                 progress.epochLossSum = 0
+                progress.epochLabelledPixels = 0
                 try saveCheckpoint(model, progress: progress, normalization: normalization, classes: classMetadata,
                                    background: backgroundMetadata, onEvent: onEvent)
                 epochSteps = 0

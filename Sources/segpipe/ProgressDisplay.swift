@@ -22,7 +22,7 @@ final class ProgressDisplay {
             StandardStreams.write("\r" + TerminalText.line(text) + "\u{1B}[K", to: STDOUT_FILENO)
             lineOpen = true
         case .epochFinished(let m):
-            var text = String(format: "epoch %d  loss %.4f", m.epoch, m.trainingLoss)
+            var text = String(format: "epoch %d  loss ", m.epoch) + (m.trainingLoss.map { String(format: "%.4f", $0) } ?? "none (no labelled pixel)")
             if let v = m.validationLoss { text += String(format: "  val_loss %.4f", v) }
             if let iou = m.meanIoU { text += String(format: "  mean IoU %.3f", iou) }
             text += "  " + m.classIoU.map { String(format: "%@ %.3f", $0.name, $0.iou) }.joined(separator: ", ")

@@ -505,3 +505,31 @@ final class StopAfter: Sendable {
     #expect(left.isDisjoint(with: stale))
     #expect(left.isSuperset(of: kept))
 }
+
+/// The epoch's training loss is the mean over its labelled pixels: a batch drawn from a scene
+/// without labels adds nothing, where it used to add a zero to a mean of batch means (and so
+/// decided, with nothing held out, which epoch's model was kept).
+@Test func unlabelledBatchesDoNotLowerTheTrainingLoss() throws {
+    let folder = try TemporaryDirectory()
+    try writeTIFFMaskedScene(folder, width: 32, height: 32) { x, y in Float(1 + (x / 8 + y / 8) % 5) }
+    try FileManager.default.copyItem(atPath: folder.file("images/a.tif"), toPath: folder.file("images/b.tif"))
+    let mask = try TIFFWriter(path: folder.file("masks/b.tif"), width: 32, height: 32, bands: 1, sampleType: .uint8,
+                              layout: .stripped(rowsPerStrip: 32), compression: .none)
+    try mask.writeRows(RasterBuffer(bands: 1, width: 32, height: 32, values: [Float](repeating: 255, count: 32 * 32)))
+    try mask.finish()
+
+    var options = smallTrainingOptions(folder, output: folder.file("m.safetensors"))
+    (options.batchSize, options.stepsPerEpoch, options.epochs, options.validationFraction) = (1, 12, 1, 0)
+    var steps: [Float] = []
+    var epochs: [EpochMetrics] = []
+    try Trainer(options: options).run(onEvent: { event in
+        if case let .step(_, _, loss, _, _) = event { steps.append(loss) }
+        if case let .epochFinished(metrics) = event { epochs.append(metrics) }
+    })
+    let labelled = steps.filter { $0 != 0 }.map(Double.init)
+    #expect(steps.count == 12)
+    #expect(labelled.count > 0 && labelled.count < steps.count, "both scenes drawn")
+    let expected = labelled.reduce(0, +) / Double(labelled.count)
+    let reported = try #require(epochs.first?.trainingLoss)
+    #expect(abs(reported - expected) < 1e-6 * expected)
+}
