@@ -14,6 +14,12 @@ struct Segpipe: ParsableCommand {
         version: SegpipeVersion.string,
         subcommands: [Inspect.self, SampleData.self, Train.self, Predict.self, Evaluate.self, Run.self, Bench.self]
     )
+
+    /// No command is a mistake (a cron line cut short), not a request: the help, and status 2.
+    func run() throws {
+        print(Self.helpMessage())
+        throw ExitCode(ExitStatus.usage)
+    }
 }
 
 /// Exit statuses shared by every command.
@@ -54,7 +60,7 @@ enum SegpipeMain {
             printError("segpipe: \(error)")
             exit(ExitStatus.usage)
         } catch let error as UsageError {
-            printError("segpipe: \(error)")
+            printError("segpipe", error)
             exit(ExitStatus.usage)
         } catch where Segpipe.exitCode(for: error) == .success {
             // `segpipe help COMMAND` asks for help from inside run().
