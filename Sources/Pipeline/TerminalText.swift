@@ -28,6 +28,7 @@ public enum TerminalText {
         switch error {
         case let problems as PipelineFileProblems: lines = problems.lines
         case let problems as DatasetProblems: lines = problems.problems
+        case let usage as UsageError: lines = usage.lines
         default: lines = ["\(error)"]
         }
         return lines.map(line)

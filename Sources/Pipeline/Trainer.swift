@@ -27,6 +27,10 @@ public struct Trainer {
     public func run(stopRequested: @escaping @Sendable () -> Bool = { false },
                     onEvent: (TrainingEvent) -> Void = { _ in }) throws -> Int {
         if let problem = options.problems.first { throw UsageError(problem) }
+        let folders = [("--images", options.images), ("--masks", options.masks)].compactMap { option, path in
+            Self.folderProblem(option: option, path: path)
+        }
+        if !folders.isEmpty { throw UsageError(lines: folders) }
         // Before converting masks and computing statistics, which can take minutes.
         try UNetModel.checkThreadSettings()
         try prepareOutputFolder()
@@ -233,6 +237,13 @@ public struct Trainer {
             }
         }
         return progress.batchesDone - firstBatch
+    }
+
+    /// "--images PATH: no such folder" (or "is not a folder"), nil for a folder.
+    static func folderProblem(option: String, path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "\(option) \(path): no such folder" }
+        return isDirectory.boolValue ? nil : "\(option) \(path): is not a folder"
     }
 
     /// The options in which a resumed run differs from its checkpoint, where that matters: the

@@ -533,3 +533,17 @@ final class StopAfter: Sendable {
     let reported = try #require(epochs.first?.trainingLoss)
     #expect(abs(reported - expected) < 1e-6 * expected)
 }
+
+/// Missing folders are bad usage, each named: a missing --images used to be "is not a folder"
+/// alone, a failed run rather than a usage error.
+@Test func missingFoldersAreEachNamedAsBadUsage() throws {
+    let folder = try TemporaryDirectory()
+    try Data().write(to: URL(fileURLWithPath: folder.file("file")))
+    var options = TrainingOptions(images: folder.file("nope"), masks: folder.file("file"), output: folder.file("m.safetensors"))
+    #expect(throws: UsageError(lines: ["--images \(folder.file("nope")): no such folder",
+                                       "--masks \(folder.file("file")): is not a folder"])) {
+        try Trainer(options: options).run()
+    }
+    options.masks = folder.path
+    #expect(throws: UsageError(lines: ["--images \(folder.file("nope")): no such folder"])) { try Trainer(options: options).run() }
+}
