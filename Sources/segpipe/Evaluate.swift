@@ -9,8 +9,9 @@ struct Evaluate: ParsableCommand {
         discussion: """
             Pairs every PNG in the predictions folder with the truth mask of the same stem \
             (scene7.png ↔ scene7.png, or scene7_mask.png with --truth-suffix _mask) and reports \
-            per class IoU, F1, precision, recall and support, the overall scores and the \
-            confusion matrix, per scene and in total. Pixels whose truth is 255 (no label) or \
+            each scene's mean IoU and pixel accuracy, then, over all scenes, per class IoU, F1, \
+            precision, recall and support, the overall scores and the confusion matrix; --json \
+            gives all of these per scene as well. Pixels whose truth is 255 (no label) or \
             whose prediction is 255 (nodata) are left out and counted as ignored. Truth masks are \
             PNG class maps or single-band class-id TIFFs (.png, .tif, .tiff). Exits 1 when any \
             scene could not be evaluated.
