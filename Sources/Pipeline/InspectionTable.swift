@@ -17,11 +17,11 @@ public struct InspectionTable: Sendable {
             info.format.rawValue, "\(info.width)×\(info.height)", "\(info.bands)", info.sampleType.rawValue,
             "\(info.bitsPerSample)", info.planar.rawValue, info.tiled ? "yes" : "no", info.compression,
             info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { $0.isFinite ? JSONValue.format($0) : "\($0)" } ?? "-",
-            info.georeferenced ? "yes" : "no",
+            info.georeferenced ? "yes" : info.groundControlPoints > 0 ? "\(info.groundControlPoints) gcps" : "no",
         ]
         var lines = [([TerminalText.line(inspection.path)] + cells).joined(separator: "\t")]
         for (band, s) in (inspection.statistics ?? []).enumerated() {
-            lines.append("  band \(band + 1)\tmin \(formatExtreme(s.min))\tmax \(formatExtreme(s.max))\tmean \(formatMean(s.mean))")
+            lines.append("  band \(band + 1)\tmin \(formatExtreme(s.min))\tmax \(formatExtreme(s.max))\tmean \(formatMean(s.mean))\tcount \(s.count)")
         }
         return lines
     }

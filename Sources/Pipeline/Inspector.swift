@@ -23,11 +23,14 @@ public struct Inspection: Sendable {
             ("planar", .string(info.planar.rawValue)), ("tiled", .bool(info.tiled)),
             ("compression", .string(info.compression)), ("bigtiff", .bool(info.bigTIFF)),
             ("pages", JSONValue(info.pages)), ("nodata", Self.nodataJSON(info.nodata)),
-            ("georeferenced", .bool(info.georeferenced)),
+            ("georeferenced", .bool(info.georeferenced)), ("groundControlPoints", JSONValue(info.groundControlPoints)),
         ]
         if let statistics {
+            // JSON has no infinity or NaN: such a figure is null, and the count tells a band of
+            // NaN samples (0) from one whose figure is infinite.
             members.append(("stats", .array(statistics.map {
-                .object([("min", .number($0.min)), ("max", .number($0.max)), ("mean", .number($0.mean))])
+                .object([("min", .number($0.min)), ("max", .number($0.max)), ("mean", .number($0.mean)),
+                         ("count", JSONValue($0.count))])
             })))
         }
         return .object(members)

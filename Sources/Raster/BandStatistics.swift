@@ -1,8 +1,10 @@
-/// Minimum, maximum and mean of one band's samples.
+/// Minimum, maximum and mean of one band's samples, NaN samples left out.
 public struct BandStatistics: Sendable, Equatable, Codable {
     public var min: Double
     public var max: Double
     public var mean: Double
+    /// Samples counted: all but the NaN ones.
+    public var count: Int
 }
 
 /// Accumulates per-band statistics over windows streamed from a file, so no caller needs the
@@ -55,9 +57,9 @@ public struct BandStatisticsAccumulator: Sendable {
     public var statistics: [BandStatistics] {
         (0..<sums.count).map { band in
             counts[band] == 0
-                ? BandStatistics(min: .nan, max: .nan, mean: .nan)
+                ? BandStatistics(min: .nan, max: .nan, mean: .nan, count: 0)
                 : BandStatistics(min: minimums[band], max: maximums[band],
-                                 mean: sums[band] / Double(counts[band]))
+                                 mean: sums[band] / Double(counts[band]), count: counts[band])
         }
     }
 }

@@ -28,6 +28,9 @@ public struct GeoReference: Sendable, Equatable {
     /// georeferencing too, but not an affine one, so they give no world file.
     public var isGeoreferenced: Bool { affine != nil }
 
+    /// Ground control points: the tie points of a file without an affine georeference.
+    public var groundControlPoints: Int { affine == nil ? (modelTiepoint?.count ?? 0) / 6 : 0 }
+
     /// GTRasterTypeGeoKey, the key that says what a raster position means.
     static let rasterTypeKey: UInt16 = 1025
     /// Its value RasterPixelIsPoint: a position names a pixel's centre, not its top-left corner.

@@ -32,7 +32,10 @@ public struct RasterInfo: Sendable, Equatable {
     public var pages: Int
     /// The GDAL nodata value, when the file declares one.
     public var nodata: Double?
+    /// True when the file places pixels on the ground by an affine map (`GeoReference.affine`).
     public var georeferenced: Bool
+    /// Ground control points of a file georeferenced by them instead.
+    public var groundControlPoints: Int
     /// True when sample values are indices into a colour table.
     public var isPalette: Bool
 
@@ -40,7 +43,7 @@ public struct RasterInfo: Sendable, Equatable {
         path: String, format: RasterFormat, width: Int, height: Int, bands: Int,
         sampleType: SampleType, bitsPerSample: Int, planar: PlanarLayout = .contiguous,
         tiled: Bool = false, compression: String = "none", bigTIFF: Bool = false, pages: Int = 1,
-        nodata: Double? = nil, georeferenced: Bool = false, isPalette: Bool = false
+        nodata: Double? = nil, georeferenced: Bool = false, groundControlPoints: Int = 0, isPalette: Bool = false
     ) {
         self.path = path
         self.format = format
@@ -56,6 +59,7 @@ public struct RasterInfo: Sendable, Equatable {
         self.pages = pages
         self.nodata = nodata
         self.georeferenced = georeferenced
+        self.groundControlPoints = groundControlPoints
         self.isPalette = isPalette
     }
 }

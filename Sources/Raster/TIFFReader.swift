@@ -112,7 +112,7 @@ public final class TIFFReader {
             bitsPerSample: layout.bitsPerSample, planar: layout.planar, tiled: layout.tiled,
             compression: TIFFPageLayout.compressionName(layout.compression),
             bigTIFF: TIFFIsBigTIFF(tif) != 0, pages: pages, nodata: nodata,
-            georeferenced: geo.isGeoreferenced, isPalette: isPalette)
+            georeferenced: geo.isGeoreferenced, groundControlPoints: geo.groundControlPoints, isPalette: isPalette)
     }
 
     deinit {

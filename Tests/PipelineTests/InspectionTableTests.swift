@@ -11,8 +11,8 @@ import Testing
     let inspection = Inspector.inspect(path: folder.file("inf.tif"), statistics: true)
     #expect(inspection.succeeded)
     let rows = InspectionTable().rows(for: inspection)
-    #expect(rows.last == "  band 1\tmin inf\tmax inf\tmean inf")
-    #expect(inspection.json.serialized.contains("\"stats\": [{\"min\": null, \"max\": null, \"mean\": null}]"))
+    #expect(rows.last == "  band 1\tmin inf\tmax inf\tmean inf\tcount 16")
+    #expect(inspection.json.serialized.contains("\"stats\": [{\"min\": null, \"max\": null, \"mean\": null, \"count\": 16}]"))
 }
 
 /// A one-band, one-strip, uncompressed little-endian TIFF of `samples`' bytes, built by hand:
@@ -50,4 +50,39 @@ private func writeWideTIFF(_ path: String, width: Int, height: Int, bits: Int, f
     #expect(u32.min == 7 && u32.max == 4_293_898_007 && u32.mean == integers.map(Double.init).reduce(0, +) / 4)
     let f64 = try #require(Inspector.inspect(path: folder.file("f64.tif"), statistics: true).statistics?.first)
     #expect(f64.min == -2e300 && f64.max == 1e300)
+}
+
+/// A file placed by ground control points is not "georeferenced" (no affine map, no world
+/// file) but says how many it has, in JSON and in the table.
+@Test func groundControlPointsAreCountedWhereThereIsNoAffineMap() throws {
+    let folder = try TemporaryDirectory()
+    let path = folder.file("gcp.tif")
+    let points: [Double] = [0, 0, 0, 500_000, 4_000_000, 0, 9, 0, 0, 500_090, 4_000_010, 0, 0, 9, 0, 499_990, 3_999_910, 0]
+    let writer = try TIFFWriter(path: path, width: 10, height: 10, bands: 1, sampleType: .uint8,
+                                geoReference: GeoReference(modelTiepoint: points, geoKeyDirectory: [1, 1, 0, 0]))
+    try writer.writeRows(RasterBuffer(bands: 1, width: 10, height: 10))
+    try writer.finish()
+    let inspection = Inspector.inspect(path: path, statistics: false)
+    let json = inspection.json.serialized
+    #expect(json.contains("\"georeferenced\": false, \"groundControlPoints\": 3"), "\(json)")
+    #expect(InspectionTable().rows(for: inspection)[0].hasSuffix("\t3 gcps"))
+}
+
+/// `--stats` leaves NaN samples out and counts the rest; JSON, which has no infinity, writes an
+/// infinite figure as null, and the count tells that from a band of NaN alone.
+@Test func statisticsCountTheirSamplesAndNameInfinityInTheTable() throws {
+    let folder = try TemporaryDirectory()
+    let path = folder.file("f.tif")
+    try writeScene(path, width: 2, height: 2) { band, x, y in
+        band == 1 ? .nan : [Float.nan, .infinity, 1, 2][y * 2 + x]
+    }
+    let inspection = Inspector.inspect(path: path, statistics: true)
+    let stats = try #require(inspection.statistics)
+    #expect(stats[0].count == 3 && stats[0].min == 1 && stats[0].max == .infinity)
+    #expect(stats[1].count == 0 && stats[1].mean.isNaN)
+    let json = inspection.json.serialized
+    #expect(json.contains("{\"min\": 1, \"max\": null, \"mean\": null, \"count\": 3}"), "\(json)")
+    #expect(json.contains("{\"min\": null, \"max\": null, \"mean\": null, \"count\": 0}"), "\(json)")
+    let rows = InspectionTable().rows(for: inspection)
+    #expect(rows[1].hasSuffix("max inf\tmean inf\tcount 3"), "\(rows[1])")
 }
