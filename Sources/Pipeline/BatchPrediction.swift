@@ -227,6 +227,7 @@ public struct BatchPrediction {
             stale.append((scene.key, scene.path, input, previous))
         }
 
+        var networkSeconds = 0.0
         if !stale.isEmpty {
             // Made only now, so that a run with nothing to do does not load the model.
             let predictor = try Predictor(options: job.options)
@@ -235,7 +236,7 @@ public struct BatchPrediction {
             var previousLanded = Date()
             var stopped = false
             // Results come one per scene, in order.
-            try predictor.predict(scenes: stale.map(\.path)) { _, outcome in
+            networkSeconds = try predictor.predict(scenes: stale.map(\.path)) { _, outcome in
                 guard next < stale.count else { return false }
                 let scene = stale[next]
                 next += 1
@@ -280,7 +281,7 @@ public struct BatchPrediction {
         if report.done == 0 && report.failed == 0 {
             log.info("\(stage): nothing to do, all \(report.skipped) scenes are up to date\(shard.isWhole ? "" : " in shard \(shard)")")
         } else {
-            let network = report.scenes.compactMap(\.networkSeconds).reduce(0, +)
+            let network = networkSeconds
             log.info(String(format: "%@: %d done, %d skipped (up to date), %d failed in %.1f s (network busy %.1f %%)%@", stage,
                             report.done, report.skipped, report.failed, seconds, 100 * network / max(seconds, 1e-9),
                             shard.isWhole ? "" : " in shard \(shard)"))

@@ -185,13 +185,18 @@ public final class Predictor {
     /// scene while this one finishes) and another unpacks, stitches, paints and writes them, while
     /// the calling thread only runs the network; bounded queues keep two batches in flight on
     /// each side.
-    public func predict(scenes paths: [String], completed: (String, Result<ScenePrediction, any Error>) throws -> Bool) throws {
+    ///
+    /// Returns the seconds the network ran, for every batch it ran: those of scenes that then
+    /// failed (on writing, say) count too, as they took the network's time all the same.
+    @discardableResult
+    public func predict(scenes paths: [String], completed: (String, Result<ScenePrediction, any Error>) throws -> Bool) throws -> Double {
+        var networkSeconds = 0.0
         guard options.pipelined else {
             for (index, path) in paths.enumerated() {
-                let result = Result { try predictSequentially(scene: index, path: path) }
-                guard try completed(path, result.mapError { Self.naming($0, path: path) }) else { return }
+                let result = Result { try predictSequentially(scene: index, path: path, networkSeconds: &networkSeconds) }
+                guard try completed(path, result.mapError { Self.naming($0, path: path) }) else { return networkSeconds }
             }
-            return
+            return networkSeconds
         }
         let settings = self.settings
         let toNetwork = BoundedChannel<ScenePipelineItem>(capacity: 2)
@@ -234,7 +239,7 @@ public final class Predictor {
         }
         while let item = toNetwork.receive() {
             while let ready = results.poll() {
-                guard try deliver(ready.scene, ready.result) else { return }
+                guard try deliver(ready.scene, ready.result) else { return networkSeconds }
             }
             guard case .tiles(let tiles) = item else {
                 toAssembler.send(item)
@@ -242,7 +247,9 @@ public final class Predictor {
             }
             guard !abandoned.contains(tiles.scene) else { continue }
             do {
-                toAssembler.send(.predictions(try runNetwork(tiles)))
+                let predictions = try runNetwork(tiles)
+                networkSeconds += predictions.networkSeconds
+                toAssembler.send(.predictions(predictions))
             } catch {
                 abandoned.insert(tiles.scene)
                 toAssembler.send(.failed(scene: tiles.scene, error))
@@ -250,16 +257,19 @@ public final class Predictor {
         }
         toAssembler.close()
         while let ready = results.receive() {
-            guard try deliver(ready.scene, ready.result) else { return }
+            guard try deliver(ready.scene, ready.result) else { return networkSeconds }
         }
+        return networkSeconds
     }
 
     /// Reads, tiles and runs the network and writes in turn on the calling thread.
-    func predictSequentially(scene index: Int, path: String) throws -> ScenePrediction {
+    func predictSequentially(scene index: Int, path: String, networkSeconds: inout Double) throws -> ScenePrediction {
         var tiler = try SceneTiler(scene: index, path: path, settings: settings)
         var assembler = try SceneAssembler(layout: tiler.layout, settings: settings)
         while let tiles = try tiler.nextBatch() {
-            try assembler.add(try runNetwork(tiles))
+            let predictions = try runNetwork(tiles)
+            networkSeconds += predictions.networkSeconds
+            try assembler.add(predictions)
         }
         return try assembler.finish()
     }

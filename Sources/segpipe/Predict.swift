@@ -66,11 +66,9 @@ struct Predict: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         var failures = problems.map { "\($0)" }
         failures.forEach { printError($0) }
-        var networkSeconds = 0.0
-        try predictor.predict(scenes: scenes) { scene, result in
+        let networkSeconds = try predictor.predict(scenes: scenes) { scene, result in
             switch result {
             case .success(let prediction):
-                networkSeconds += prediction.networkSeconds
                 printLine(String(format: "%@ -> %@  %d tiles  %.1f s (network %.1f s)", scene, prediction.outputs[0],
                                  prediction.tiles, prediction.seconds, prediction.networkSeconds))
             case .failure(let error):

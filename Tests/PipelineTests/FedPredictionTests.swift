@@ -163,3 +163,28 @@ func pipelinedPredictionIsBitIdenticalToSequential(tta: Bool) throws {
     #expect(outcome.poll() == false)
     #expect(channel.receive() == nil)
 }
+
+/// The network time `predict(scenes:)` returns counts every batch it ran, a scene that then
+/// failed on writing included: `network busy` left such scenes out.
+@Test(arguments: [false, true])
+func networkTimeCountsScenesThatFailAfterTheNetwork(pipelined: Bool) throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    let scenes = try writeScenes(in: folder)
+    // A folder where c's class map must go: c is tiled and run, then cannot be written.
+    try FileManager.default.createDirectory(atPath: folder.file("out/c.png/x"), withIntermediateDirectories: true)
+    var options = PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out"))
+    (options.overlap, options.batchSize, options.pipelined) = (16, 3, pipelined)
+    var succeeded = 0.0
+    var failed: [String] = []
+    let total = try Predictor(options: options).predict(scenes: scenes) { scene, result in
+        switch result {
+        case .success(let prediction): succeeded += prediction.networkSeconds
+        case .failure: failed.append(scene)
+        }
+        return true
+    }
+    #expect(failed == [scenes[2]])
+    #expect(succeeded > 0 && total > succeeded)
+}
