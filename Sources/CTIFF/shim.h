@@ -117,10 +117,11 @@ enum {
     CTIFF_TAG_GEOKEYDIRECTORY = 34735,
     CTIFF_TAG_GEODOUBLEPARAMS = 34736,
     CTIFF_TAG_GEOASCIIPARAMS = 34737,
-    CTIFF_TAG_GDAL_NODATA = 42113
+    CTIFF_TAG_GDAL_NODATA = 42113,
+    CTIFF_TAG_RPCCOEFFICIENT = 50844
 };
 
-/* Registers the GeoTIFF and GDAL_NODATA tags on a handle opened for writing, with the types
+/* Registers the GeoTIFF, GDAL_NODATA and RPC coefficient tags on a handle opened for writing, with the types
    libgeotiff and GDAL use, so TIFFSetField accepts them. */
 static inline int ctiff_register_geotiff_tags(TIFF *t) {
     static const TIFFFieldInfo fields[] = {
@@ -131,6 +132,7 @@ static inline int ctiff_register_geotiff_tags(TIFF *t) {
         {CTIFF_TAG_GEODOUBLEPARAMS, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"GeoDoubleParamsTag"},
         {CTIFF_TAG_GEOASCIIPARAMS, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, (char *)"GeoASCIIParamsTag"},
         {CTIFF_TAG_GDAL_NODATA, -1, -1, TIFF_ASCII, FIELD_CUSTOM, 1, 0, (char *)"GDALNoDataValue"},
+        {CTIFF_TAG_RPCCOEFFICIENT, -1, -1, TIFF_DOUBLE, FIELD_CUSTOM, 1, 1, (char *)"RPCCoefficientTag"},
     };
     return TIFFMergeFieldInfo(t, fields, sizeof fields / sizeof fields[0]) == 0;
 }

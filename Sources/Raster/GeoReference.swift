@@ -6,12 +6,16 @@ public struct GeoReference: Sendable, Equatable {
     public var geoKeyDirectory: [UInt16]?
     public var geoDoubleParams: [Double]?
     public var geoAsciiParams: String?
+    /// RPCCoefficientTag (50844): the rational polynomial camera model of an unrectified
+    /// satellite scene, which places its pixels on the ground where no affine map can.
+    public var rpcCoefficients: [Double]?
 
     public init(
         modelPixelScale: [Double]? = nil, modelTiepoint: [Double]? = nil,
         modelTransformation: [Double]? = nil, geoKeyDirectory: [UInt16]? = nil,
-        geoDoubleParams: [Double]? = nil, geoAsciiParams: String? = nil
+        geoDoubleParams: [Double]? = nil, geoAsciiParams: String? = nil, rpcCoefficients: [Double]? = nil
     ) {
+        self.rpcCoefficients = rpcCoefficients
         self.modelPixelScale = modelPixelScale
         self.modelTiepoint = modelTiepoint
         self.modelTransformation = modelTransformation

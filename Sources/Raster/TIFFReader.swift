@@ -318,7 +318,8 @@ public final class TIFFReader {
                 keys.map { UInt16(exactly: $0) ?? 0 }
             },
             geoDoubleParams: readNumbers(tif, tag: UInt32(CTIFF_TAG_GEODOUBLEPARAMS)),
-            geoAsciiParams: readString(tif, tag: UInt32(CTIFF_TAG_GEOASCIIPARAMS)))
+            geoAsciiParams: readString(tif, tag: UInt32(CTIFF_TAG_GEOASCIIPARAMS)),
+            rpcCoefficients: readNumbers(tif, tag: UInt32(CTIFF_TAG_RPCCOEFFICIENT)))
     }
 
     /// A numeric tag of any stored integer or floating-point type, as Doubles.

@@ -204,7 +204,7 @@ public final class TIFFWriter {
         if let geo = geoReference {
             for (tag, values) in [(CTIFF_TAG_MODELPIXELSCALE, geo.modelPixelScale), (CTIFF_TAG_MODELTIEPOINT, geo.modelTiepoint),
                                   (CTIFF_TAG_MODELTRANSFORMATION, geo.modelTransformation),
-                                  (CTIFF_TAG_GEODOUBLEPARAMS, geo.geoDoubleParams)] {
+                                  (CTIFF_TAG_GEODOUBLEPARAMS, geo.geoDoubleParams), (CTIFF_TAG_RPCCOEFFICIENT, geo.rpcCoefficients)] {
                 guard let values, !values.isEmpty else { continue }
                 ok = ok && values.count <= Int(UInt16.max) && ctiff_set_double_array(tif, UInt32(tag), UInt32(values.count), values) == 1
             }

@@ -152,12 +152,17 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
 
 /// Ground control points (tie points without a scale) have no world file, but the probability
 /// TIFF still carries every GeoTIFF tag of the scene.
-@Test func groundControlPointsReachTheProbabilityTIFF() throws {
+/// Georeferences without an affine map reach the probability TIFF unchanged: ground control
+/// points, and the RPC coefficients of an unrectified satellite scene.
+@Test(arguments: ["ground control points", "RPC coefficients"])
+func georeferencesWithoutAnAffineMapReachTheProbabilityTIFF(kind: String) throws {
     let folder = try TemporaryDirectory()
     let modelPath = folder.file("m.safetensors")
     _ = try writeSmallModel(modelPath, tileSize: 32)
-    let geo = GeoReference(modelTiepoint: [0, 0, 0, 1000, 2000, 0, 31, 0, 0, 1062, 2003, 0, 0, 31, 0, 997, 1938, 0],
-                           geoKeyDirectory: [1, 1, 0, 1, 1024, 0, 1, 1], geoAsciiParams: "WGS 84|")
+    let geo = kind == "RPC coefficients"
+        ? GeoReference(rpcCoefficients: (0..<92).map { 0.5 + Double($0) * 1.25e-3 })
+        : GeoReference(modelTiepoint: [0, 0, 0, 1000, 2000, 0, 31, 0, 0, 1062, 2003, 0, 0, 31, 0, 997, 1938, 0],
+                       geoKeyDirectory: [1, 1, 0, 1, 1024, 0, 1, 1], geoAsciiParams: "WGS 84|")
     try writeScene(folder.file("gcp.tif"), width: 32, height: 32) { _, x, y in Float(x * y) }
     let source = try TIFFReader(path: folder.file("gcp.tif")).readWindow(PixelWindow(x: 0, y: 0, width: 32, height: 32))
     let writer = try TIFFWriter(path: folder.file("gcp.tif"), width: 32, height: 32, bands: 2, sampleType: .float32,
