@@ -20,6 +20,11 @@ public struct RasterError: Error, CustomStringConvertible, Equatable, Sendable {
         if path.contains("\u{FFFD}") && !FileManager.default.fileExists(atPath: path) {
             return RasterError(path: path, reason: "cannot open: its name is not valid UTF-8 (the bad bytes show as \u{FFFD}), which segpipe cannot read; rename the file")
         }
+        // A staging folder of links whose targets moved: "no such file" would contradict `ls`.
+        if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
+           !FileManager.default.fileExists(atPath: path) {
+            return RasterError(path: path, reason: "is a symbolic link to \(target), which does not exist")
+        }
         return RasterError(path: path, reason: reason)
     }
 }

@@ -59,7 +59,7 @@ public final class TIFFReader {
             let attributes = try FileManager.default.attributesOfItem(atPath: URL(fileURLWithPath: path).resolvingSymlinksInPath().path)
             guard (attributes[.type] as? FileAttributeType) == .typeRegular,
                   let bytes = (attributes[.size] as? NSNumber)?.intValue else {
-                throw RasterError(path: path, reason: "not a regular file")
+                throw RasterError.cannotOpen(path, "not a regular file")
             }
             size = bytes
         } catch let error as RasterError {

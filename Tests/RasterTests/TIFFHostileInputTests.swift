@@ -277,3 +277,14 @@ private func elapsed(_ body: () -> Void) -> Double {
         #expect(error?.reason.contains("its name is not valid UTF-8") == true, "\(String(describing: error))")
     }
 }
+
+/// A link whose target is gone is named as such: "no such file" contradicted `ls`, which lists it.
+@Test func aDanglingLinkIsNamedAsOne() throws {
+    let folder = try TemporaryFolder()
+    try FileManager.default.createSymbolicLink(atPath: folder.file("scene.tif"), withDestinationPath: folder.file("moved.tif"))
+    for open in [{ _ = try TIFFReader(path: folder.file("scene.tif")) }, { _ = try RasterFileKind.detect(path: folder.file("scene.tif")) },
+                 { _ = try PNGReader(path: folder.file("scene.tif")) }] as [() throws -> Void] {
+        let error = #expect(throws: RasterError.self) { try open() }
+        #expect(error?.reason == "is a symbolic link to \(folder.file("moved.tif")), which does not exist", "\(String(describing: error))")
+    }
+}
