@@ -25,8 +25,10 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
         return waited
     }
 
-    /// Produces items `first..<end` with `producers` threads; `make` must be safe to call from any thread.
-    public init(first: Int, end: Int, capacity: Int, producers: Int, readersPerProducer: Int = 32,
+    /// Produces items `first..<end` with `producers` threads, each with its own `readers()`;
+    /// `make` must be safe to call from any thread.
+    public init(first: Int, end: Int, capacity: Int, producers: Int,
+                readers: @escaping @Sendable () -> ReaderCache = { ReaderCache() },
                 make: @escaping @Sendable (Int, ReaderCache) throws -> Item) {
         nextToClaim = first
         nextToTake = first
@@ -35,7 +37,7 @@ public final class BatchQueue<Item: Sendable>: @unchecked Sendable {
         runningProducers = max(producers, 1)
         for n in 0..<max(producers, 1) {
             let thread = Thread { [self] in
-                let readers = ReaderCache(capacity: readersPerProducer)
+                let readers = readers()
                 while let index = self.claim() {
                     let result = Result { try make(index, readers) }
                     self.deliver(index, result)

@@ -17,13 +17,23 @@ public struct InspectionTable: Sendable {
             info.format.rawValue, "\(info.width)×\(info.height)", "\(info.bands)", info.sampleType.rawValue,
             "\(info.bitsPerSample)", info.planar.rawValue, info.tiled ? "yes" : "no", info.compression,
             info.bigTIFF ? "yes" : "no", "\(info.pages)", info.nodata.map { $0.isFinite ? JSONValue.format($0) : "\($0)" } ?? "-",
-            info.georeferenced ? "yes" : info.groundControlPoints > 0 ? "\(info.groundControlPoints) gcps" : "no",
+            Self.geoCell(info),
         ]
         var lines = [([TerminalText.line(inspection.path)] + cells).joined(separator: "\t")]
         for (band, s) in (inspection.statistics ?? []).enumerated() {
             lines.append("  band \(band + 1)\tmin \(formatExtreme(s.min))\tmax \(formatExtreme(s.max))\tmean \(formatMean(s.mean))\tcount \(s.count)")
         }
         return lines
+    }
+
+    /// "yes" for an affine georeference, else what places the file: ground control points, RPC
+    /// coefficients, or "no".
+    static func geoCell(_ info: RasterInfo) -> String {
+        if info.georeferenced { return "yes" }
+        var kinds: [String] = []
+        if info.groundControlPoints > 0 { kinds.append("\(info.groundControlPoints) gcps") }
+        if info.hasRPCCoefficients { kinds.append("rpc") }
+        return kinds.isEmpty ? "no" : kinds.joined(separator: ", ")
     }
 
     /// A band's minimum or maximum: a float band may hold ±infinity (JSON, which cannot, says null).

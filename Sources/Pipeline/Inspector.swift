@@ -24,6 +24,7 @@ public struct Inspection: Sendable {
             ("compression", .string(info.compression)), ("bigtiff", .bool(info.bigTIFF)),
             ("pages", JSONValue(info.pages)), ("nodata", Self.nodataJSON(info.nodata)),
             ("georeferenced", .bool(info.georeferenced)), ("groundControlPoints", JSONValue(info.groundControlPoints)),
+            ("rpc", .bool(info.hasRPCCoefficients)),
         ]
         if let statistics {
             // JSON has no infinity or NaN: such a figure is null, and the count tells a band of

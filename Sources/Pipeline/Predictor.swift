@@ -246,11 +246,13 @@ public final class Predictor {
                 continue
             }
             guard !abandoned.contains(tiles.scene) else { continue }
+            let started = Date()
             do {
                 let predictions = try runNetwork(tiles)
                 networkSeconds += predictions.networkSeconds
                 toAssembler.send(.predictions(predictions))
             } catch {
+                networkSeconds += Date().timeIntervalSince(started)
                 abandoned.insert(tiles.scene)
                 toAssembler.send(.failed(scene: tiles.scene, error))
             }
@@ -267,7 +269,14 @@ public final class Predictor {
         var tiler = try SceneTiler(scene: index, path: path, settings: settings)
         var assembler = try SceneAssembler(layout: tiler.layout, settings: settings)
         while let tiles = try tiler.nextBatch() {
-            let predictions = try runNetwork(tiles)
+            let started = Date()
+            let predictions: ScenePipelineItem.Predictions
+            do {
+                predictions = try runNetwork(tiles)
+            } catch {
+                networkSeconds += Date().timeIntervalSince(started)
+                throw error
+            }
             networkSeconds += predictions.networkSeconds
             try assembler.add(predictions)
         }

@@ -4,24 +4,28 @@ import Raster
 /// `capacity` stay open (the least recently used is closed first), so a dataset of thousands of
 /// scenes read by several threads stays far below the process's limit on open files.
 ///
-/// Training draws windows at random, so a chunk decoded for one window is rarely under the next;
-/// each reader may therefore keep more decoded chunks than a sequential pass needs
-/// (`decodedChunkLimit`), all readers together within `DecodedChunkBudget.shared`. A scene
-/// whose decoded samples fit (a 40000×200 strip of 8 bands of uint16 is 128 MB) is then decoded
-/// once however its strips run, instead of whole strips per window.
+/// Each reader keeps up to `decodedChunkLimit` bytes of the strips and tiles it decoded, drawn
+/// from `budget` (see `DecodedChunkMemo`). Training's loader threads draw windows at random and
+/// share one budget, so that a scene whose decoded samples fit is decoded once, whatever its
+/// strips look like, instead of whole strips per window. Validation reads rows of windows in
+/// order and has a budget of its own, which the loaders, first to fill theirs, cannot take.
 public final class ReaderCache {
-    /// Bytes of decoded chunks each training reader may keep, unless told otherwise.
-    public static let defaultDecodedChunkLimit = 128 << 20
+    /// Bytes of decoded chunks each reader may keep, unless told otherwise: enough for the
+    /// strips under a row of windows across a 20000-pixel-wide 8-band uint16 scene.
+    public static let defaultDecodedChunkLimit = 64 << 20
 
     public let capacity: Int
     public let decodedChunkLimit: Int
+    public let budget: DecodedChunkBudget
     var readers: [String: TIFFReader] = [:]
     /// Paths from least to most recently used.
     var recency: [String] = []
 
-    public init(capacity: Int = 32, decodedChunkLimit: Int = ReaderCache.defaultDecodedChunkLimit) {
+    public init(capacity: Int = 32, decodedChunkLimit: Int = ReaderCache.defaultDecodedChunkLimit,
+                budget: DecodedChunkBudget = .shared) {
         self.capacity = max(capacity, 1)
         self.decodedChunkLimit = decodedChunkLimit
+        self.budget = budget
     }
 
     /// A capacity for each of `caches` caches open at once (one per loader thread, and
@@ -41,7 +45,7 @@ public final class ReaderCache {
             }
             return open
         }
-        let reader = try TIFFReader(path: path, decodedChunkLimit: decodedChunkLimit)
+        let reader = try TIFFReader(path: path, decodedChunkLimit: decodedChunkLimit, budget: budget)
         if readers.count >= capacity, !recency.isEmpty {
             readers[recency.removeFirst()] = nil
         }

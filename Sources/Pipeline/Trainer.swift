@@ -88,7 +88,7 @@ public struct Trainer {
             guard let state = resumed.training?.trainer, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
-            progress = stored
+            progress = Self.adoptingPixelWeightedLosses(stored)
             // The best model so far is gone (deleted, or never copied to this machine): the next
             // epoch's model is the best there is, and must be written.
             if !FileManager.default.fileExists(atPath: options.output) { progress.bestValidationLoss = nil }
@@ -117,7 +117,8 @@ public struct Trainer {
             }
             progress = TrainingProgress(batchesDone: 0, bestValidationLoss: nil, seed: options.seed,
                                         stepsPerEpoch: options.stepsPerEpoch, batchSize: options.batchSize,
-                                        classWeights: config.classWeights, normalization: options.normalization.rawValue,
+                                        classWeights: config.classWeights, epochLabelledPixels: 0,
+                                        normalization: options.normalization.rawValue,
                                         validationFraction: options.validationFraction, validationScenes: options.validationScenes,
                                         rareClassProbability: options.rareClassProbability)
         }
@@ -167,13 +168,17 @@ public struct Trainer {
         try startMetrics(resumedAtBatch: progress.batchesDone)
 
         let batchSize = progress.batchSize
+        let loaderBudget = DecodedChunkBudget(bytes: Self.loaderDecodedChunkBytes)
         let queue = BatchQueue<TrainingBatch>(first: progress.batchesDone, end: totalBatches, capacity: 4,
-                                              producers: options.loaderThreads, readersPerProducer: readersPerCache) { index, readers in
+                                              producers: options.loaderThreads, readers: {
+            ReaderCache(capacity: readersPerCache, decodedChunkLimit: Self.loaderDecodedChunkBytes / 2, budget: loaderBudget)
+        }) { index, readers in
             try trainSampler.trainingBatch(index: index, size: batchSize, readers: readers)
         }
         defer { queue.stop() }
 
-        let validationReaders = ReaderCache(capacity: readersPerCache)
+        let validationReaders = ReaderCache(capacity: readersPerCache,
+                                            budget: DecodedChunkBudget(bytes: ReaderCache.defaultDecodedChunkLimit))
         var epochSteps = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()
@@ -193,7 +198,6 @@ public struct Trainer {
             // A batch's loss is its labelled pixels' mean: weighted by their number, a batch of
             // unlabelled tiles adds nothing instead of a zero that drags the epoch's mean down.
             let labelled = Double(batch.ignore.values.reduce(0) { $0 + ($1 == 0 ? 1 : 0) })
-            if progress.epochLabelledPixels == nil { progress.epochLossSum = 0 }
             progress.epochLossSum += Double(loss) * labelled
             progress.epochLabelledPixels = (progress.epochLabelledPixels ?? 0) + labelled
             epochSteps += 1
@@ -238,6 +242,24 @@ public struct Trainer {
         }
         return progress.batchesDone - firstBatch
     }
+
+    /// The progress of a checkpoint written before losses were weighted by labelled pixels (no
+    /// `epochLabelledPixels`), made to go on with them: its epoch's sum of batch means is dropped,
+    /// so that epoch reports the batches after the resumption, and its best score, on the old
+    /// scale, is forgotten, so the next epoch's model is written and later ones are compared
+    /// with it on the new one.
+    static func adoptingPixelWeightedLosses(_ stored: TrainingProgress) -> TrainingProgress {
+        guard stored.epochLabelledPixels == nil else { return stored }
+        var progress = stored
+        progress.epochLossSum = 0
+        progress.epochLabelledPixels = 0
+        progress.bestValidationLoss = nil
+        return progress
+    }
+
+    /// Decoded strips and tiles the loader threads' readers keep together; each reader half of it,
+    /// so that one scene of up to 128 MiB of samples (40000×200 of 8 uint16 bands) is decoded once.
+    static let loaderDecodedChunkBytes = 256 << 20
 
     /// "--images PATH: no such folder" (or "is not a folder"), nil for a folder.
     static func folderProblem(option: String, path: String) -> String? {

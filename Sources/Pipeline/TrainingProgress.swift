@@ -11,8 +11,8 @@ struct TrainingProgress: Codable, Equatable {
     /// uninterrupted one.
     var epochLossSum: Double = 0
     /// The current epoch's labelled pixels so far. Nil in checkpoints written before the training
-    /// loss was weighted by pixels, whose sum was of batch means: a run resumed from one reports
-    /// the rest of that epoch only.
+    /// loss was weighted by pixels, whose sum was of batch means
+    /// (`Trainer.adoptingPixelWeightedLosses`).
     var epochLabelledPixels: Double?
     /// How the run split and drew its data, so that a resumed run can refuse other settings
     /// (nil in checkpoints written before they were stored).

@@ -11,6 +11,10 @@ final class DecodedChunkMemo {
         var index: Int
     }
 
+    /// Chunks kept, at most, whatever their size: a miss looks through every slot for the least
+    /// recently used, which must stay cheap beside decoding even a small tile.
+    static let maximumSlots = 4096
+
     /// Bytes kept beyond the first chunk, at most.
     let limit: Int
     let budget: DecodedChunkBudget
@@ -68,7 +72,9 @@ final class DecodedChunkMemo {
     /// recently used.
     private func freeSlot() -> Int {
         let drawn = max(buffers.count - 1, 0)
-        if buffers.isEmpty || ((drawn + 1) * chunkBytes <= limit && budget.reserve(chunkBytes)) {
+        // drawn · chunkBytes never exceeds the limit, so the subtraction cannot overflow.
+        if buffers.isEmpty
+            || (buffers.count < Self.maximumSlots && chunkBytes <= limit - drawn * chunkBytes && budget.reserve(chunkBytes)) {
             buffers.append(UnsafeMutableRawPointer.allocate(byteCount: max(chunkBytes, 16), alignment: 16))
             keys.append(nil)
             lastUse.append(0)

@@ -32,6 +32,9 @@ public struct GeoReference: Sendable, Equatable {
     /// georeferencing too, but not an affine one, so they give no world file.
     public var isGeoreferenced: Bool { affine != nil }
 
+    /// True when the file has RPC coefficients.
+    public var hasRPCCoefficients: Bool { !(rpcCoefficients?.isEmpty ?? true) }
+
     /// Ground control points: the tie points of a file without an affine georeference.
     public var groundControlPoints: Int { affine == nil ? (modelTiepoint?.count ?? 0) / 6 : 0 }
 

@@ -21,9 +21,14 @@ public struct RasterError: Error, CustomStringConvertible, Equatable, Sendable {
             return RasterError(path: path, reason: "cannot open: its name is not valid UTF-8 (the bad bytes show as \u{FFFD}), which segpipe cannot read; rename the file")
         }
         // A staging folder of links whose targets moved: "no such file" would contradict `ls`.
+        // Only when following the link finds nothing: a loop or a folder that cannot be searched
+        // has other reasons.
+        var status = stat()
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: path),
-           !FileManager.default.fileExists(atPath: path) {
-            return RasterError(path: path, reason: "is a symbolic link to \(target), which does not exist")
+           stat(path, &status) != 0, errno == ENOENT {
+            let folder = (path as NSString).deletingLastPathComponent
+            let resolved = target.hasPrefix("/") || folder.isEmpty ? target : (folder as NSString).appendingPathComponent(target)
+            return RasterError(path: path, reason: "is a symbolic link to \(resolved), which does not exist")
         }
         return RasterError(path: path, reason: reason)
     }

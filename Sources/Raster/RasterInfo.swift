@@ -36,6 +36,8 @@ public struct RasterInfo: Sendable, Equatable {
     public var georeferenced: Bool
     /// Ground control points of a file georeferenced by them instead.
     public var groundControlPoints: Int
+    /// True when the file has RPC coefficients (an unrectified satellite scene's camera model).
+    public var hasRPCCoefficients: Bool
     /// True when sample values are indices into a colour table.
     public var isPalette: Bool
 
@@ -43,7 +45,8 @@ public struct RasterInfo: Sendable, Equatable {
         path: String, format: RasterFormat, width: Int, height: Int, bands: Int,
         sampleType: SampleType, bitsPerSample: Int, planar: PlanarLayout = .contiguous,
         tiled: Bool = false, compression: String = "none", bigTIFF: Bool = false, pages: Int = 1,
-        nodata: Double? = nil, georeferenced: Bool = false, groundControlPoints: Int = 0, isPalette: Bool = false
+        nodata: Double? = nil, georeferenced: Bool = false, groundControlPoints: Int = 0,
+        hasRPCCoefficients: Bool = false, isPalette: Bool = false
     ) {
         self.path = path
         self.format = format
@@ -60,6 +63,7 @@ public struct RasterInfo: Sendable, Equatable {
         self.nodata = nodata
         self.georeferenced = georeferenced
         self.groundControlPoints = groundControlPoints
+        self.hasRPCCoefficients = hasRPCCoefficients
         self.isPalette = isPalette
     }
 }

@@ -43,8 +43,8 @@ public final class TIFFReader {
     private let decoded: DecodedChunkMemo
 
     /// Bytes of decoded chunks a reader keeps beyond the one it decodes into, unless told
-    /// otherwise: the chunks under a window or two of a wide scene's 1-row strips, or a row of
-    /// tiles, so that sequential passes decode each chunk once.
+    /// otherwise: the chunks under a window of a wide scene's 1-row strips, or a row of tiles, so
+    /// that sequential passes decode each chunk once.
     public static let defaultDecodedChunkLimit = 32 << 20
 
     /// Opens `path`. The reader keeps up to `decodedChunkLimit` bytes of decoded strips or tiles
@@ -112,7 +112,8 @@ public final class TIFFReader {
             bitsPerSample: layout.bitsPerSample, planar: layout.planar, tiled: layout.tiled,
             compression: TIFFPageLayout.compressionName(layout.compression),
             bigTIFF: TIFFIsBigTIFF(tif) != 0, pages: pages, nodata: nodata,
-            georeferenced: geo.isGeoreferenced, groundControlPoints: geo.groundControlPoints, isPalette: isPalette)
+            georeferenced: geo.isGeoreferenced, groundControlPoints: geo.groundControlPoints,
+            hasRPCCoefficients: geo.hasRPCCoefficients, isPalette: isPalette)
     }
 
     deinit {

@@ -18,6 +18,7 @@ struct Segpipe: ParsableCommand {
     /// No command is a mistake (a cron line cut short), not a request: the help, and status 2.
     func run() throws {
         print(Self.helpMessage())
+        printError("segpipe: no command given (inspect, sample-data, train, predict, evaluate, run or bench)")
         throw ExitCode(ExitStatus.usage)
     }
 }

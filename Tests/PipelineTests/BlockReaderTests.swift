@@ -41,7 +41,8 @@ import Testing
         let folder = try TemporaryDirectory()
         let path = folder.file("wide.tif")
         let image = try write(path, width: 301, height: 9, bands: 3, layout: .stripped(rowsPerStrip: 2))
-        let reader = try TIFFReader(path: path)
+        // A budget of its own: tests running alongside may hold the shared one.
+        let reader = try TIFFReader(path: path, budget: DecodedChunkBudget(bytes: 1 << 20))
         let blocks = BlockReader(reader, windowSamples: 3 * 2 * 40)
         let area = PixelWindow(x: 7, y: 1, width: 290, height: 8)
         #expect(try assemble(blocks, area: area) == image.cropped(to: area))
@@ -49,12 +50,13 @@ import Testing
         #expect(reader.chunksDecoded == 5)
     }
 
-    /// Tiles are read whole blocks across where they fit, so no tile is split between windows.
+    /// Tiles are read whole blocks across where they fit, so no tile is split between windows, and
+    /// windows shorter than a tile row decode each tile once, as the reader keeps them.
     @Test func tileRowsAreReadInWholeTilesAcross() throws {
         let folder = try TemporaryDirectory()
         let path = folder.file("tiled.tif")
         let image = try write(path, width: 100, height: 40, bands: 2, layout: .tiled(width: 16, height: 16))
-        let reader = try TIFFReader(path: path)
+        let reader = try TIFFReader(path: path, budget: DecodedChunkBudget(bytes: 1 << 20))
         let blocks = BlockReader(reader, windowSamples: 2 * 16 * 40)
         let area = PixelWindow(x: 0, y: 0, width: 100, height: 40)
         #expect(try assemble(blocks, area: area) == image)

@@ -52,8 +52,8 @@ private func writeWideTIFF(_ path: String, width: Int, height: Int, bits: Int, f
     #expect(f64.min == -2e300 && f64.max == 1e300)
 }
 
-/// A file placed by ground control points is not "georeferenced" (no affine map, no world
-/// file) but says how many it has, in JSON and in the table.
+/// A file placed by ground control points or RPC coefficients is not "georeferenced" (no affine
+/// map, no world file) but says what places it, in JSON and in the table.
 @Test func groundControlPointsAreCountedWhereThereIsNoAffineMap() throws {
     let folder = try TemporaryDirectory()
     let path = folder.file("gcp.tif")
@@ -64,8 +64,16 @@ private func writeWideTIFF(_ path: String, width: Int, height: Int, bits: Int, f
     try writer.finish()
     let inspection = Inspector.inspect(path: path, statistics: false)
     let json = inspection.json.serialized
-    #expect(json.contains("\"georeferenced\": false, \"groundControlPoints\": 3"), "\(json)")
+    #expect(json.contains("\"georeferenced\": false, \"groundControlPoints\": 3, \"rpc\": false"), "\(json)")
     #expect(InspectionTable().rows(for: inspection)[0].hasSuffix("\t3 gcps"))
+    let rpcPath = folder.file("rpc.tif")
+    let rpc = try TIFFWriter(path: rpcPath, width: 10, height: 10, bands: 1, sampleType: .uint8,
+                             geoReference: GeoReference(rpcCoefficients: (0..<92).map(Double.init)))
+    try rpc.writeRows(RasterBuffer(bands: 1, width: 10, height: 10))
+    try rpc.finish()
+    let rpcInspection = Inspector.inspect(path: rpcPath, statistics: false)
+    #expect(rpcInspection.json.serialized.contains("\"groundControlPoints\": 0, \"rpc\": true"))
+    #expect(InspectionTable().rows(for: rpcInspection)[0].hasSuffix("\trpc"))
 }
 
 /// `--stats` leaves NaN samples out and counts the rest; JSON, which has no infinity, writes an

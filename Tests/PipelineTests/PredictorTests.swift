@@ -150,10 +150,8 @@ func randomScene(_ path: String, width: Int, height: Int, seed: UInt64 = 3) thro
     #expect(lines == expected)
 }
 
-/// Ground control points (tie points without a scale) have no world file, but the probability
-/// TIFF still carries every GeoTIFF tag of the scene.
-/// Georeferences without an affine map reach the probability TIFF unchanged: ground control
-/// points, and the RPC coefficients of an unrectified satellite scene.
+/// Georeferences without an affine map (ground control points, the RPC coefficients of an
+/// unrectified satellite scene) give no world file, but reach the probability TIFF unchanged.
 @Test(arguments: ["ground control points", "RPC coefficients"])
 func georeferencesWithoutAnAffineMapReachTheProbabilityTIFF(kind: String) throws {
     let folder = try TemporaryDirectory()

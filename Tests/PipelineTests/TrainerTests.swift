@@ -547,3 +547,21 @@ final class StopAfter: Sendable {
     options.masks = folder.path
     #expect(throws: UsageError(lines: ["--images \(folder.file("nope")): no such folder"])) { try Trainer(options: options).run() }
 }
+
+/// A checkpoint from before the training loss was weighted by labelled pixels goes on with the
+/// new weighting: its partial sum of batch means and its best score, on the old scale, are
+/// dropped; a current checkpoint is kept as it is.
+@Test func olderCheckpointsAdoptPixelWeightedLosses() throws {
+    let old = Data("""
+        {"batchesDone": 5, "bestValidationLoss": 0.25, "seed": 9, "stepsPerEpoch": 3, "batchSize": 2,
+         "classWeights": [1, 1], "epochLossSum": 0.75}
+        """.utf8)
+    let stored = try JSONDecoder().decode(TrainingProgress.self, from: old)
+    #expect(stored.epochLabelledPixels == nil)
+    let adopted = Trainer.adoptingPixelWeightedLosses(stored)
+    #expect(adopted.epochLossSum == 0 && adopted.epochLabelledPixels == 0 && adopted.bestValidationLoss == nil)
+    #expect(adopted.batchesDone == 5 && adopted.seed == 9)
+    var current = stored
+    (current.epochLossSum, current.epochLabelledPixels) = (1500, 2048)
+    #expect(Trainer.adoptingPixelWeightedLosses(current) == current)
+}
