@@ -39,6 +39,7 @@ public struct PipelineFile: Sendable {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw whole("no such file") }
         if isDirectory.boolValue { throw whole("is a folder, not a pipeline file") }
+        if let problem = RegularFile.problem(path, noun: "a pipeline file") { throw whole(problem) }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

@@ -61,11 +61,13 @@ extension ClassLegend: Codable {
     /// Reads a legend from a `.json`, `.yml` or `.yaml` file. Errors name the file and the problem.
     public static func load(path: String) throws -> ClassLegend {
         let format = try fileFormat(path)
+        try RegularFile.check(path, noun: "a legend")
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw RasterError(path: path, reason: "cannot read the legend: \(error.localizedDescription)")
+            let reason = FileManager.default.fileExists(atPath: path) ? "cannot read the legend (\(error.localizedDescription))" : "no such file"
+            throw RasterError(path: path, reason: reason)
         }
         do {
             switch format {

@@ -35,6 +35,7 @@ public final class PNGReader {
 
     /// Opens `path` and reads its header; no image data is decoded yet.
     public init(path: String) throws {
+        try RegularFile.check(path)
         var message = [CChar](repeating: 0, count: Int(CPNG_MESSAGE_SIZE))
         var opened: OpaquePointer?
         let status = cpng_reader_open(path, &opened, &message, message.count)

@@ -53,6 +53,7 @@ public final class TIFFReader {
                 budget: DecodedChunkBudget = .shared) throws(RasterError) {
         self.path = path
         decoded = DecodedChunkMemo(limit: decodedChunkLimit, budget: budget)
+        try RegularFile.check(path)
         let size: Int
         do {
             // A symbolic link (a staging folder of links is common) is read as what it points to.

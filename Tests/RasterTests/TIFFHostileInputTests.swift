@@ -1,5 +1,6 @@
 import CTIFF
 import Foundation
+import Synchronization
 import Testing
 @testable import Raster
 
@@ -286,5 +287,32 @@ private func elapsed(_ body: () -> Void) -> Double {
                  { _ = try PNGReader(path: folder.file("scene.tif")) }] as [() throws -> Void] {
         let error = #expect(throws: RasterError.self) { try open() }
         #expect(error?.reason == "is a symbolic link to \(folder.file("moved.tif")), which does not exist", "\(String(describing: error))")
+    }
+}
+
+/// A FIFO named like an image, mask or legend is refused at once: opening one blocks until a
+/// writer comes, which in a nightly run is never, and no signal ends the wait.
+@Test func aFIFOIsRefusedWithoutWaitingForAWriter() throws {
+    let folder = try TemporaryFolder()
+    for name in ["scene.tif", "mask.png", "legend.json"] { try #require(mkfifo(folder.file(name), 0o644) == 0) }
+    let (scene, mask, legend) = (folder.file("scene.tif"), folder.file("mask.png"), folder.file("legend.json"))
+    let opens: [(String, @Sendable () throws -> Void)] = [
+        ("scene.tif", { _ = try RasterFileKind.detect(path: scene) }),
+        ("scene.tif", { _ = try TIFFReader(path: scene) }),
+        ("mask.png", { _ = try PNGReader(path: mask) }),
+        ("mask.png", { _ = try PNGMaskReader(path: mask, legend: .default) }),
+        ("legend.json", { _ = try ClassLegend.load(path: legend) }),
+    ]
+    for (name, open) in opens {
+        let outcome = Mutex<String?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        // On a thread of its own: if the open blocks, the test fails instead of hanging.
+        Thread {
+            do { try open() } catch { outcome.withLock { $0 = "\(error)" } }
+            done.signal()
+        }.start()
+        try #require(done.wait(timeout: .now() + 10) == .success, "\(name) blocked")
+        let message = try #require(outcome.withLock { $0 })
+        #expect(message.contains("is a FIFO (named pipe)"), "\(message)")
     }
 }
