@@ -84,7 +84,7 @@ public final class Predictor {
     /// Why a model with these tiles cannot predict with this overlap, or nil when it can.
     public static func overlapProblem(_ overlap: Int, tileSize: Int, depth: Int) -> String? {
         let alignment = 1 << depth
-        guard overlap >= 0, 2 * overlap <= tileSize, (tileSize - overlap) % alignment == 0 else {
+        guard overlap >= 0, overlap <= tileSize / 2, (tileSize - overlap) % alignment == 0 else {
             return "--overlap \(overlap) must be at most half the tile size (\(tileSize / 2)) and leave a step that is a multiple of \(alignment)"
         }
         return nil

@@ -88,6 +88,9 @@ public struct Trainer {
             guard let state = resumed.training?.trainer, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
             }
+            if let problem = stored.problems.first {
+                throw PipelineError(path: lastCheckpointPath, reason: "holds an impossible trainer state (\(problem)); it cannot be resumed")
+            }
             progress = Self.adoptingPixelWeightedLosses(stored)
             // The best model so far is gone (deleted, or never copied to this machine): the next
             // epoch's model is the best there is, and must be written.

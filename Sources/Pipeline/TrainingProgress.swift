@@ -20,4 +20,19 @@ struct TrainingProgress: Codable, Equatable {
     var validationFraction: Double?
     var validationScenes: [String]?
     var rareClassProbability: Double?
+
+    /// What no run can have written: a forged or damaged checkpoint, refused before its numbers
+    /// reach arithmetic that would trap on them.
+    var problems: [String] {
+        var found: [String] = []
+        // At most 10^6 epochs of 10^6 steps (`TrainingOptions.problems`).
+        if !(0...1_000_000_000_000).contains(batchesDone) { found.append("batchesDone \(batchesDone) is not between 0 and 10^12") }
+        if !(1...1_000_000).contains(stepsPerEpoch) { found.append("stepsPerEpoch \(stepsPerEpoch) is not between 1 and 10^6") }
+        if !(1...1024).contains(batchSize) { found.append("batchSize \(batchSize) is not between 1 and 1024") }
+        if !(epochLossSum.isFinite && epochLossSum >= 0) { found.append("epochLossSum \(epochLossSum) is not a finite sum of losses") }
+        if let pixels = epochLabelledPixels, !(pixels.isFinite && pixels >= 0) { found.append("epochLabelledPixels \(pixels) is not a count") }
+        if let best = bestValidationLoss, !(best.isFinite && best >= 0) { found.append("bestValidationLoss \(best) is not a loss") }
+        if classWeights.contains(where: { !$0.isFinite || $0 < 0 }) { found.append("classWeights hold a negative or non-finite weight") }
+        return found
+    }
 }

@@ -86,7 +86,10 @@ public struct ModelFile: Sendable {
 
         var training: TrainingState?
         if includeTraining, let state = document.training {
-            guard state.adamStep >= 0 else { throw fail("training.adam_step is negative (\(state.adamStep))") }
+            // Past 2^53 steps Adam's bias correction cannot count on; no run takes that many.
+            guard state.adamStep >= 0, state.adamStep < 1 << 53 else {
+                throw fail("training.adam_step must be between 0 and 2^53 (got \(state.adamStep))")
+            }
             var m: [String: HostTensor] = [:], v: [String: HostTensor] = [:]
             for (name, shape) in Self.trainableShapes(config) {
                 m[name] = try Self.read(Self.adamMomentPrefix + name, shape: shape, from: reader)

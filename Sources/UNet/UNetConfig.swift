@@ -52,6 +52,9 @@ public struct UNetConfig: Sendable, Equatable, Codable {
     }
 
     /// Every reason this configuration cannot be built, empty when it can.
+    /// The largest tile side a model may have.
+    public static let maximumTileSize = 2048
+
     public var problems: [String] {
         var found: [String] = []
         if nClasses < 1 || nClasses > 254 {
@@ -65,13 +68,18 @@ public struct UNetConfig: Sendable, Equatable, Codable {
         if depth >= 1 && depth <= 8 && (tileSize < 1 || tileSize % (1 << depth) != 0) {
             found.append("tile_size \(tileSize) must be a positive multiple of 2^depth = \(1 << depth)")
         }
+        // A batch of 8 tiles of 2048² at 32 filters already needs 4 GiB per activation.
+        if tileSize > Self.maximumTileSize { found.append("tile_size must be at most \(Self.maximumTileSize) (got \(tileSize))") }
         if !(0.0..<1.0).contains(dropout) { found.append("dropout must be in [0, 1) (got \(dropout))") }
         if classWeights.count != nClasses {
             found.append("class_weights has \(classWeights.count) entries for \(nClasses) classes")
         }
         if depth >= 1, depth <= 8, nFiltersStart >= 1, growthFactor >= 1 {
             let widest = Double(nFiltersStart) * pow(Double(growthFactor), Double(depth))
-            if widest > 65536 { found.append("the bottleneck would have \(Int(widest)) filters (at most 65536)") }
+            if widest > 65536 {
+                let count = widest < 1e15 ? "\(Int(widest))" : "\(widest)"
+                found.append("the bottleneck would have \(count) filters (at most 65536)")
+            }
         }
         return found
     }

@@ -224,3 +224,9 @@ func georeferencesWithoutAnAffineMapReachTheProbabilityTIFF(kind: String) throws
     }
     #expect(maps[0] == maps[2] && maps[1] == maps[2])
 }
+
+/// An overlap too large to double is explained like any other: `2 * overlap` trapped.
+@Test func aHugeOverlapIsExplainedNotATrap() {
+    #expect(Predictor.overlapProblem(1 << 62, tileSize: 160, depth: 5)?.hasPrefix("--overlap 4611686018427387904 must be at most half") == true)
+    #expect(Predictor.overlapProblem(64, tileSize: 160, depth: 5) == nil)
+}

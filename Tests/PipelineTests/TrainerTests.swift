@@ -565,3 +565,16 @@ final class StopAfter: Sendable {
     (current.epochLossSum, current.epochLabelledPixels) = (1500, 2048)
     #expect(Trainer.adoptingPixelWeightedLosses(current) == current)
 }
+
+/// A checkpoint's trainer state with values no run writes is named, not run into a trap.
+@Test func impossibleTrainerStatesAreNamed() throws {
+    let good = TrainingProgress(batchesDone: 5, bestValidationLoss: 0.5, seed: 1, stepsPerEpoch: 3, batchSize: 2,
+                                classWeights: [1, 2], epochLabelledPixels: 10)
+    #expect(good.problems.isEmpty)
+    var negative = good
+    negative.batchesDone = -3
+    #expect(negative.problems == ["batchesDone -3 is not between 0 and 10^12"])
+    var huge = good
+    (huge.batchesDone, huge.epochLossSum, huge.bestValidationLoss) = (1 << 62, .infinity, -1)
+    #expect(huge.problems.count == 3)
+}

@@ -23,6 +23,10 @@ import Testing
     #expect(UNetConfig.reference.problems.isEmpty)
     #expect(UNetConfig(nClasses: 3).problems.isEmpty)
     #expect(UNetConfig(nClasses: 3, classWeights: [1, 2]).problems.count == 1)
+    // Values from a forged model file or a mistyped option: explained, never a trap.
+    #expect(UNetConfig(nFiltersStart: Int.max).problems.contains { $0.hasPrefix("the bottleneck would have 2.9") })
+    #expect(UNetConfig(growthFactor: 1 << 62).problems.contains { $0.hasPrefix("the bottleneck would have") })
+    #expect(UNetConfig(tileSize: 1 << 20, depth: 5).problems == ["tile_size must be at most 2048 (got 1048576)"])
 }
 
 @Test func filterCountsOffTheBlocksOfEightAreWarnedAbout() {
