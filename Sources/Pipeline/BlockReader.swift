@@ -26,8 +26,9 @@ public struct BlockReader {
         }
     }
 
-    /// The windows `forEachWindow` reads, in its order.
-    public func windows(in area: PixelWindow) -> [PixelWindow] {
+    /// The windows `forEachWindow` reads, in its order, made one at a time: a forged header can
+    /// declare 2^62 of them, and the first read must refuse the file before any list is built.
+    public func windows(in area: PixelWindow) -> Windows {
         let info = reader.info
         let block = reader.blockSize
         let bandRows = max(1, min(block.height, windowSamples / max(info.bands * area.width, 1)))
@@ -37,19 +38,35 @@ public struct BlockReader {
         // image) is read in parts: the reader keeps the chunks it decoded, so each still decodes
         // once, and a window never holds more than about `windowSamples` samples.
         let columnsPerWindow = min(area.width, fit >= block.width ? fit / block.width * block.width : fit)
-        var windows: [PixelWindow] = []
-        var y = area.y
-        while y < area.y + area.height {
-            let nextBoundary = (y / rowsPerWindow + 1) * rowsPerWindow
-            let rows = min(nextBoundary, area.y + area.height) - y
-            var x = area.x
-            while x < area.x + area.width {
-                let columns = min(columnsPerWindow, area.x + area.width - x)
-                windows.append(PixelWindow(x: x, y: y, width: columns, height: rows))
-                x += columns
-            }
-            y += rows
+        return Windows(area: area, rowsPerWindow: rowsPerWindow, columnsPerWindow: max(columnsPerWindow, 1))
+    }
+
+    /// Windows down an area in bands of `rowsPerWindow` aligned rows, each band left to right.
+    public struct Windows: Sequence, IteratorProtocol {
+        let area: PixelWindow
+        let rowsPerWindow: Int
+        let columnsPerWindow: Int
+        private var y: Int
+        private var x: Int
+
+        init(area: PixelWindow, rowsPerWindow: Int, columnsPerWindow: Int) {
+            self.area = area
+            self.rowsPerWindow = rowsPerWindow
+            self.columnsPerWindow = columnsPerWindow
+            (y, x) = (area.y, area.x)
         }
-        return windows
+
+        public mutating func next() -> PixelWindow? {
+            guard y < area.y + area.height, area.width > 0 else { return nil }
+            let rows = Swift.min((y / rowsPerWindow + 1) * rowsPerWindow, area.y + area.height) - y
+            let columns = Swift.min(columnsPerWindow, area.x + area.width - x)
+            let window = PixelWindow(x: x, y: y, width: columns, height: rows)
+            x += columns
+            if x >= area.x + area.width {
+                x = area.x
+                y += rows
+            }
+            return window
+        }
     }
 }

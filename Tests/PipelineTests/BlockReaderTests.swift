@@ -46,7 +46,7 @@ import Testing
         let blocks = BlockReader(reader, windowSamples: 3 * 2 * 40)
         let area = PixelWindow(x: 7, y: 1, width: 290, height: 8)
         #expect(try assemble(blocks, area: area) == image.cropped(to: area))
-        #expect(blocks.windows(in: area).count > 8 * 290 / 80)
+        #expect(Array(blocks.windows(in: area)).count > 8 * 290 / 80)
         #expect(reader.chunksDecoded == 5)
     }
 
@@ -64,5 +64,24 @@ import Testing
             #expect(window.x % 16 == 0 && (window.width % 16 == 0 || window.x + window.width == 100), "\(window)")
         }
         #expect(reader.chunksDecoded == 7 * 3)
+    }
+}
+
+extension BlockReaderTests {
+    /// Windows are made one at a time: a forged header can declare 2^31 rows in a 200-byte
+    /// file, and building the list of every window first took 17 GB before the first read
+    /// could refuse the file.
+    @Test func windowsAreMadeAsTheyAreRead() throws {
+        let folder = try TemporaryDirectory()
+        let path = folder.file("small.tif")
+        _ = try write(path, width: 4, height: 8, bands: 1, layout: .stripped(rowsPerStrip: 4))
+        let reader = try TIFFReader(path: path)
+        let huge = PixelWindow(x: 0, y: 0, width: 4, height: 1 << 40)
+        var windows = BlockReader(reader).windows(in: huge)
+        #expect(windows.next() == PixelWindow(x: 0, y: 0, width: 4, height: 4))
+        #expect(windows.next() == PixelWindow(x: 0, y: 4, width: 4, height: 4))
+        var reads = 0
+        #expect(throws: RasterError.self) { try BlockReader(reader).forEachWindow(in: huge) { _, _ in reads += 1 } }
+        #expect(reads == 2)
     }
 }
