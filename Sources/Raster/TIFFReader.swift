@@ -199,6 +199,7 @@ public final class TIFFReader {
         }
 
         var values = [Sample](repeating: zero, count: layout.samplesPerPixel * window.pixelCount)
+        defer { decoded.endRead() }
         try values.withUnsafeMutableBufferPointer { (output) throws(RasterError) in
             guard let out = output.baseAddress else { return }
             for plane in 0..<layout.planes {

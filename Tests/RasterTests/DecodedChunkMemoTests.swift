@@ -139,3 +139,26 @@ import Testing
         #expect(lean.chunksDecoded == 64)
     }
 }
+
+extension DecodedChunkMemoTests {
+    /// A chunk larger than a reader may keep of its own is drawn from the budget, or, when that
+    /// is spent, decoded for the read alone: six readers of one-strip files claiming 512 MB each
+    /// held 3 GB between reads.
+    @Test func largeChunksAreKeptOnlyWithinTheBudget() throws {
+        let big = DecodedChunkMemo.ownChunkBytes + 1
+        let budget = DecodedChunkBudget(bytes: big + big / 2)
+        let decoder = CountingDecoder()
+        let first = DecodedChunkMemo(limit: 0, budget: budget)
+        _ = try read(first, 1, bytes: big, decoder)
+        _ = try read(first, 1, bytes: big, decoder)
+        #expect(first.count == 1 && decoder.calls == [1])
+        #expect(budget.availableBytes == big / 2)
+        let second = DecodedChunkMemo(limit: 0, budget: budget)
+        #expect(try read(second, 2, bytes: big, decoder) == 2)
+        second.endRead()
+        #expect(try read(second, 2, bytes: big, decoder) == 2)
+        #expect(second.count == 0 && decoder.calls == [1, 2, 2])
+        first.removeAll()
+        #expect(budget.availableBytes == big + big / 2)
+    }
+}
