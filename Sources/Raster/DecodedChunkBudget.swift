@@ -5,8 +5,11 @@ import Synchronization
 /// chunk and give back when they drop one or close, so many open readers (one cache per loader
 /// thread, 32 files each) cannot together hold more than this.
 public final class DecodedChunkBudget: Sendable {
-    /// The budget every reader draws from unless given another.
-    public static let shared = DecodedChunkBudget(bytes: 256 << 20)
+    /// The budget every reader draws from unless given another: the sequential passes
+    /// (inspect, statistics, masks, prediction), one reader at a time, so one strip of the
+    /// largest size a reader accepts (`TIFFPageLayout.maximumChunkBytes`) is still kept, and a
+    /// pass down a one-strip image decodes it once. Training's readers have budgets of their own.
+    public static let shared = DecodedChunkBudget(bytes: 1 << 30)
 
     public let capacity: Int
     private let available: Mutex<Int>
