@@ -152,6 +152,11 @@ int cpng_reader_open(const char *path, cpng_reader **out, char *message, size_t 
     png_init_io(reader->png, reader->file);
     png_set_user_limits(reader->png, CPNG_MAX_DIMENSION, CPNG_MAX_DIMENSION);
     png_set_chunk_malloc_max(reader->png, CPNG_CHUNK_MALLOC_MAX);
+    /* Text, colour profiles, suggested palettes and Exif mean nothing to a raster reader, and
+       libpng allocates the length a text chunk declares (2 GiB in an 83-byte file) before it
+       finds the file too short. Skipped chunks are read past in small pieces. */
+    static const png_byte ignored[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf";
+    png_set_keep_unknown_chunks(reader->png, PNG_HANDLE_CHUNK_NEVER, ignored, 6);
     png_read_info(reader->png, reader->info);
     if (fill_header(reader) != 0) {
         copy_message(message, message_size, "row size overflows");

@@ -92,6 +92,31 @@ import Testing
         expectRefused(tooWide)
     }
 
+    /// Text chunks are skipped, not held: one declaring 2^31 − 1 bytes in a tiny file made
+    /// libpng allocate 2 GiB before it found the file short, and a real one larger than the
+    /// chunk limit no longer stands in the way of the pixels.
+    @Test func textChunksAreSkippedWhateverTheySay() throws {
+        let dir = try PNGTestDirectory()
+        let good = dir.file("good.png")
+        try writeTestPNG(good, width: 3, height: 2, layout: .gray(bitDepth: 8)) { x, y, _ in UInt16(10 * y + x) }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: good)))
+        let afterHeader = PNGBytes.signature.count + 25
+        let long = dir.file("long-text.png")
+        let text = PNGBytes.chunk("tEXt", Array("Comment\u{0}".utf8) + [UInt8](repeating: 65, count: 12 << 20))
+        try PNGBytes.write(Array(bytes[..<afterHeader]) + text + Array(bytes[afterHeader...]), to: long)
+        #expect(try readWholePNG(long) == readWholePNG(good))
+
+        let forged = dir.file("forged-text.png")
+        for type in ["tEXt", "zTXt", "iTXt", "iCCP"] {
+            try PNGBytes.write(Array(bytes[..<afterHeader]) + PNGBytes.bigEndian(0x7FFF_FFFF) + Array(type.utf8) + Array("abc".utf8),
+                               to: forged)
+            let clock = ContinuousClock()
+            let started = clock.now
+            expectRefused(forged)
+            #expect(clock.now - started < .seconds(1))
+        }
+    }
+
     @Test func hugeInterlacedImageIsRefusedBeforeDecoding() throws {
         let dir = try PNGTestDirectory()
         let path = dir.file("adam7.png")
