@@ -77,6 +77,11 @@ public struct Normalization: Sendable, Equatable {
         guard stored.mean.count == bands, stored.std.count == bands else {
             throw PipelineError(path: path, reason: "normalization has \(stored.mean.count) means and \(stored.std.count) deviations for \(bands) bands")
         }
+        // What this program stores is finite, with positive scales (a constant band's is 1);
+        // anything else would scale every tile to nonsense or NaN without a word.
+        if let band = stored.mean.indices.first(where: { !Float(stored.mean[$0]).isFinite || !(Float(stored.std[$0]) > 0) || !Float(stored.std[$0]).isFinite }) {
+            throw PipelineError(path: path, reason: "normalization of band \(band + 1) has mean \(stored.mean[band]) and std \(stored.std[band]); a model needs finite means and positive, finite deviations")
+        }
         self.init(mode: mode, centre: stored.mean.map { Float($0) }, scale: stored.std.map { Float($0) })
     }
 }

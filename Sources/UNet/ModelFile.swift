@@ -190,6 +190,15 @@ public struct ModelFile: Sendable {
         guard entry.shape == shape else {
             throw ModelFileError(path: reader.path, reason: "tensor \(name) has shape \(entry.shape), expected \(shape)")
         }
-        return try reader.tensor(name)
+        let tensor = try reader.tensor(name)
+        // Training stops at the first non-finite loss, so no saved model holds NaN or infinity;
+        // one that does would paint every pixel one class, and a negative variance NaN.
+        if let bad = tensor.values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelFileError(path: reader.path, reason: "tensor \(name) holds \(tensor.values[bad]) at element \(bad); a model's values must be finite")
+        }
+        if name.hasSuffix("moving_variance") || name.hasPrefix(adamVelocityPrefix), let bad = tensor.values.firstIndex(where: { $0 < 0 }) {
+            throw ModelFileError(path: reader.path, reason: "tensor \(name) holds \(tensor.values[bad]) at element \(bad); a variance cannot be negative")
+        }
+        return tensor
     }
 }

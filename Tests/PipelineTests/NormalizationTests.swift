@@ -1,6 +1,7 @@
 import Foundation
 import Raster
 import Testing
+import UNet
 @testable import Pipeline
 
 /// Writes a 2-band float TIFF whose band b holds `values(b, x, y)`.
@@ -114,5 +115,17 @@ func writeScene(_ path: String, width: Int, height: Int, bands: Int = 2, nodata:
         }
         #expect(both?.path == "\(folder.file("one")), \(folder.file("two"))")
         #expect(both?.reason == "band 2 has no valid sample in the training rows of any of its 2 scenes (each is nodata, NaN or infinite)")
+    }
+}
+
+/// A model's stored normalisation must be usable as it is: a deviation of 0 or below, or an
+/// infinite mean, was silently replaced or scaled every tile to nonsense.
+@Test func impossibleStoredNormalizationsAreNamed() throws {
+    let good = ModelNormalization(mode: "zscore", mean: [1, 2], std: [3, 4])
+    #expect(try Normalization(good, bands: 2, path: "m.safetensors").scale == [3, 4])
+    for (mean, std) in [([1.0, 2], [3.0, 0]), ([1, 2], [3, -1]), ([1, 1e308], [3, 4]), ([1, 2], [.nan, 4])] {
+        #expect(throws: PipelineError.self) {
+            try Normalization(ModelNormalization(mode: "zscore", mean: mean, std: std), bands: 2, path: "m.safetensors")
+        }
     }
 }

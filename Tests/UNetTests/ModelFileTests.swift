@@ -23,7 +23,12 @@ let smallConfig = UNetConfig(nClasses: 3, nChannels: 4, tileSize: 32, nFiltersSt
 
 func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor] {
     var values = TestValues(state: seed)
-    return Dictionary(uniqueKeysWithValues: config.parameterShapes.map { ($0.name, values.tensor($0.shape)) })
+    return Dictionary(uniqueKeysWithValues: config.parameterShapes.map { parameter in
+        var tensor = values.tensor(parameter.shape)
+        // A variance is never negative; model files holding one are refused.
+        if parameter.name.hasSuffix("moving_variance") { tensor.values = tensor.values.map { abs($0) } }
+        return (parameter.name, tensor)
+    })
 }
 
 @Suite struct ModelFileTests {
@@ -39,7 +44,11 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
         let training = TrainingState(
             adamStep: 1234,
             adamM: Dictionary(uniqueKeysWithValues: trainable.map { ($0.name, values.tensor($0.shape)) }),
-            adamV: Dictionary(uniqueKeysWithValues: trainable.map { ($0.name, values.tensor($0.shape)) }),
+            adamV: Dictionary(uniqueKeysWithValues: trainable.map { shape in
+                var velocity = values.tensor(shape.shape)
+                velocity.values = velocity.values.map { abs($0) }
+                return (shape.name, velocity)
+            }),
             dropoutGeneratorState: UInt64.max - 12345)
         let model = ModelFile(
             config: config, parameters: randomParameters(config, seed: 1),
@@ -116,6 +125,22 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
             }
         }
         #expect(error.reason == "tensor enc2.conv1.kernel has shape [3, 3, 8, 4], expected [3, 3, 4, 8]")
+    }
+
+    /// Values no training writes are refused at load: a NaN kernel painted every pixel
+    /// background, an infinite bias every pixel one class, with exit status 0.
+    @Test func nonFiniteValuesAndNegativeVariancesAreNamed() throws {
+        func damaging(_ name: String, _ value: Float) -> (inout [(name: String, tensor: HostTensor)]) -> Void {
+            { tensors in
+                if let i = tensors.firstIndex(where: { $0.name == name }) { tensors[i].tensor.values[1] = value }
+            }
+        }
+        #expect(try writeAndLoadDamaged(damaging("enc1.conv1.kernel", .nan)).reason
+            == "tensor enc1.conv1.kernel holds nan at element 1; a model's values must be finite")
+        #expect(try writeAndLoadDamaged(damaging("head.bias", .infinity)).reason
+            == "tensor head.bias holds inf at element 1; a model's values must be finite")
+        #expect(try writeAndLoadDamaged(damaging("dec1.bn.moving_variance", -0.5)).reason
+            == "tensor dec1.bn.moving_variance holds -0.5 at element 1; a variance cannot be negative")
     }
 
     @Test func aMissingAdamMomentIsNamed() throws {
