@@ -27,6 +27,10 @@ struct SceneTiler {
         guard info.bands == config.nChannels else {
             throw PipelineError(path: path, reason: "has \(info.bands) bands but the model takes \(config.nChannels)")
         }
+        // Before reading anything: a row of tiles is read across the whole width.
+        guard info.width <= PNGWriter.maximumSide, info.height <= PNGWriter.maximumSide else {
+            throw PipelineError(path: path, reason: "is \(info.width)×\(info.height); a class map can be at most \(PNGWriter.maximumSide) pixels a side, so cut the scene into parts")
+        }
         let grid = try TileGrid(width: info.width, height: info.height, tileSize: config.tileSize,
                                 overlap: settings.overlap, alignment: 1 << config.depth)
         layout = .init(scene: scene, path: path, info: info, grid: grid, geoReference: reader.geoReference, started: started)

@@ -72,12 +72,15 @@ public final class PNGWriter {
     private let maximumSample: Int
     private var failure: RasterError?
 
+    /// The longest side a PNG may have here (libpng's own limit, which readers share).
+    public static let maximumSide = Int(CPNG_MAX_DIMENSION)
+
     public init(path: String, width: Int, height: Int, layout: Layout, interlaced: Bool = false) throws {
         guard layout.isValid else {
             throw RasterError(path: path, reason: "cannot write a PNG with layout \(layout)")
         }
-        guard (1...Int(CPNG_MAX_DIMENSION)).contains(width), (1...Int(CPNG_MAX_DIMENSION)).contains(height) else {
-            throw RasterError(path: path, reason: "cannot write a \(width)×\(height) PNG")
+        guard (1...Self.maximumSide).contains(width), (1...Self.maximumSide).contains(height) else {
+            throw RasterError(path: path, reason: "cannot write a \(width)×\(height) PNG (at most \(Self.maximumSide) pixels a side)")
         }
         self.path = path
         self.width = width

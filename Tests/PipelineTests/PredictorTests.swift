@@ -230,3 +230,15 @@ func georeferencesWithoutAnAffineMapReachTheProbabilityTIFF(kind: String) throws
     #expect(Predictor.overlapProblem(1 << 62, tileSize: 160, depth: 5)?.hasPrefix("--overlap 4611686018427387904 must be at most half") == true)
     #expect(Predictor.overlapProblem(64, tileSize: 160, depth: 5) == nil)
 }
+
+/// A scene wider than a class map can be is named before its rows are read: it used to read
+/// gigabytes and then blame the output PNG.
+@Test func aSceneTooWideForAClassMapIsNamedFirst() throws {
+    let folder = try TemporaryDirectory()
+    let modelPath = folder.file("m.safetensors")
+    _ = try writeSmallModel(modelPath, tileSize: 32)
+    try writeScene(folder.file("wide.tif"), width: PNGWriter.maximumSide + 1, height: 1) { _, _, _ in 0 }
+    let predictor = try Predictor(options: PredictionOptions(modelPath: modelPath, outputDirectory: folder.file("out")))
+    let error = #expect(throws: PipelineError.self) { try predictor.predict(scene: folder.file("wide.tif")) }
+    #expect(error?.description == "\(folder.file("wide.tif")): is 1000001×1; a class map can be at most 1000000 pixels a side, so cut the scene into parts")
+}
