@@ -90,6 +90,13 @@ public struct PipelineFile: Sendable {
         switch error {
         case let .scanner(_, problem, mark, _), let .parser(_, problem, mark, _), let .composer(_, problem, mark, _):
             return PipelineFileError(path: path, line: mark.line, column: mark.column, message: "YAML: \(problem)")
+        case let .reader(problem, offset, _, yaml):
+            // Bytes YAML may not hold (NUL, other control characters): the line and column of
+            // the offset, and the problem alone, so the message stays one line.
+            let before = offset.map { String(yaml.unicodeScalars.prefix($0)) } ?? ""
+            let line = before.split(separator: "\n", omittingEmptySubsequences: false).count
+            let column = (before.split(separator: "\n", omittingEmptySubsequences: false).last?.unicodeScalars.count ?? 0) + 1
+            return PipelineFileError(path: path, line: line, column: column, message: "YAML: \(problem)")
         case let .duplicatedKeysInMapping(duplicates, context):
             return PipelineFileError(path: path, line: context.mark.line, column: context.mark.column,
                                      message: "'\(duplicates.joined(separator: "', '"))' is given twice")

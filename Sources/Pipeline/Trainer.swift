@@ -85,8 +85,14 @@ public struct Trainer {
         var progress: TrainingProgress
         if let resumed {
             normalization = try Normalization(resumed.normalization, bands: config.nChannels, path: lastCheckpointPath)
-            guard let state = resumed.training?.trainer, let stored = try? JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8)) else {
+            guard let state = resumed.training?.trainer else {
                 throw PipelineError(path: lastCheckpointPath, reason: "is not a training checkpoint (no trainer state); it cannot be resumed")
+            }
+            let stored: TrainingProgress
+            do {
+                stored = try JSONDecoder().decode(TrainingProgress.self, from: Data(state.utf8))
+            } catch {
+                throw PipelineError(path: lastCheckpointPath, reason: "holds a trainer state that cannot be read (\(ModelFileError.explain(error))); it cannot be resumed")
             }
             if let problem = stored.problems.first {
                 throw PipelineError(path: lastCheckpointPath, reason: "holds an impossible trainer state (\(problem)); it cannot be resumed")

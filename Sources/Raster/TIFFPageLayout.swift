@@ -163,7 +163,7 @@ struct TIFFPageLayout: Sendable {
         case COMPRESSION_ZSTD: "zstd"
         case COMPRESSION_WEBP: "webp"
         case 50002: "jxl"
-        default: "compression \(code)"
+        default: "\(code)"
         }
     }
 }

@@ -177,11 +177,13 @@ public final class TIFFReader {
             throw fail("window \(window) lies outside the \(layout.width)×\(layout.height) page \(page)")
         }
         guard TIFFIsCODECConfigured(layout.compression) != 0 else {
-            throw fail("compression \(TIFFPageLayout.compressionName(layout.compression)) (\(layout.compression)) is not supported by this libtiff")
+            let name = TIFFPageLayout.compressionName(layout.compression)
+            let named = name == "\(layout.compression)" ? name : "\(name) (\(layout.compression))"
+            throw fail("compression \(named) is not supported by this libtiff")
         }
 
         guard layout.chunkBytes <= TIFFPageLayout.maximumChunkBytes else {
-            throw fail("one \(layout.tiled ? "tile" : "strip") decodes to \(layout.chunkBytes) bytes, over the \(TIFFPageLayout.maximumChunkBytes >> 20) MiB this reader holds at once; rewrite the file tiled")
+            throw fail("one \(layout.tiled ? "tile" : "strip") decodes to \(layout.chunkBytes) bytes, over the \(TIFFPageLayout.maximumChunkBytes >> 20) MiB this reader holds at once; rewrite the file \(layout.tiled ? "with smaller tiles" : "tiled")")
         }
 
         let firstRow = window.y / layout.chunkHeight

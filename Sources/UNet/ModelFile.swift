@@ -50,7 +50,7 @@ public struct ModelFile: Sendable {
         do {
             identity = try JSONDecoder().decode(ModelFileDocument.Identity.self, from: bytes)
         } catch {
-            throw fail("the segpipe metadata is not a JSON object")
+            throw fail("the segpipe metadata cannot be read: \(Self.metadataProblem(error, json: bytes))")
         }
         guard identity.format == ModelFileDocument.format else {
             throw fail("not a segpipe model: metadata format is \(identity.format.map { "\"\($0)\"" } ?? "missing"), expected \"\(ModelFileDocument.format)\"")
@@ -65,7 +65,7 @@ public struct ModelFile: Sendable {
         do {
             document = try JSONDecoder().decode(ModelFileDocument.self, from: bytes)
         } catch {
-            throw fail("invalid segpipe metadata: \(ModelFileError.explain(error))")
+            throw fail("invalid segpipe metadata: \(Self.metadataProblem(error, json: bytes))")
         }
         let config = document.config
         if let problem = config.problems.first {
@@ -181,6 +181,16 @@ public struct ModelFile: Sendable {
             throw fail("cannot encode the metadata: \(error)")
         }
         try SafeTensorsWriter.write(deferred: tensors, metadata: ["segpipe": json], toFile: path)
+    }
+
+    /// A decoding error of the metadata, in one line. Foundation reports a number it cannot
+    /// hold (1e30 for an integer) as "not valid JSON", which it is.
+    static func metadataProblem(_ error: any Error, json: Data) -> String {
+        if case DecodingError.dataCorrupted(let context) = error, context.codingPath.isEmpty,
+           (try? JSONSerialization.jsonObject(with: json)) != nil {
+            return "a number is out of range or not of the kind expected (an integer where 2.5 or 1e30 stands)"
+        }
+        return ModelFileError.explain(error)
     }
 
     private static func read(_ name: String, shape: [Int], from reader: SafeTensorsReader) throws -> HostTensor {

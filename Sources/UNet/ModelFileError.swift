@@ -14,7 +14,7 @@ public struct ModelFileError: Error, CustomStringConvertible, Sendable, Equatabl
     public var description: String { "\(path): \(reason)" }
 
     /// One line for an underlying error, with the JSON path for decoding errors.
-    static func explain(_ error: Error) -> String {
+    public static func explain(_ error: Error) -> String {
         guard let decoding = error as? DecodingError else {
             return (error as NSError).localizedDescription.replacingOccurrences(of: "\n", with: " ")
         }

@@ -165,6 +165,21 @@ private func predictStage(model: String = "m.safetensors", extra: String = "") -
     #expect(throws: PipelineFileProblems(PipelineFileError(path: folder.path, line: 0, column: 0, message: "is a folder, not a pipeline file"))) {
         try PipelineFile.load(path: folder.path)
     }
+    try #require(mkfifo(folder.file("fifo.yml"), 0o644) == 0)
+    #expect(throws: PipelineFileProblems(PipelineFileError(path: folder.file("fifo.yml"), line: 0, column: 0,
+                                                           message: "is a FIFO (named pipe), not a pipeline file; segpipe reads only regular files"))) {
+        try PipelineFile.load(path: folder.file("fifo.yml"))
+    }
+}
+
+/// Bytes YAML may not hold are placed by line and column in one line, without the source line
+/// and caret that Yams appends.
+@Test func controlCharactersArePlacedInOneLine() throws {
+    let folder = try TemporaryDirectory()
+    try "stages:\n  - stage: evaluate\u{0}\n".write(toFile: folder.file("p.yml"), atomically: true, encoding: .utf8)
+    let error = #expect(throws: PipelineFileProblems.self) { try PipelineFile.load(path: folder.file("p.yml")) }
+    #expect(error?.lines.count == 1)
+    #expect(error?.lines.first?.hasPrefix("\(folder.file("p.yml")):2:20: YAML: ") == true, "\(String(describing: error?.lines))")
 }
 
 /// Paths a stage will write, and legends it will read, are checked with the file, before any

@@ -115,7 +115,7 @@ final class StopAfter: Sendable {
     // A best score no epoch can beat, so only the missing file can make the next epoch write.
     var checkpoint = try ModelFile(contentsOfFile: folder.file("m.last.safetensors"))
     var progress = try JSONDecoder().decode(TrainingProgress.self, from: Data(try #require(checkpoint.training?.trainer).utf8))
-    progress.bestValidationLoss = -1
+    progress.bestValidationLoss = 0
     checkpoint.training?.trainer = String(decoding: try JSONEncoder().encode(progress), as: UTF8.self)
     try checkpoint.write(toFile: folder.file("m.last.safetensors"))
     try FileManager.default.removeItem(atPath: folder.file("m.safetensors"))

@@ -150,7 +150,8 @@ func randomParameters(_ config: UNetConfig, seed: UInt64) -> [String: HostTensor
 
     @Test(arguments: [
         (nil, "no \"segpipe\" entry"),
-        ("[]", "not a JSON object"),
+        ("[]", "the segpipe metadata cannot be read: Expected to decode Dictionary"),
+        (#"{"format":"segpipe-unet","version":1e30}"#, "the segpipe metadata cannot be read: a number is out of range"),
         (#"{"format":"keras","version":1}"#, "metadata format is \"keras\""),
         (#"{"format":"segpipe-unet","version":2,"config":{}}"#, "version 2 is newer"),
         (#"{"format":"segpipe-unet","version":1}"#, "config is missing"),
