@@ -32,7 +32,11 @@ public struct BlockReader {
         let info = reader.info
         let block = reader.blockSize
         let bandRows = max(1, min(block.height, windowSamples / max(info.bands * area.width, 1)))
-        let rowsPerWindow = block.height <= bandRows ? block.height : bandRows
+        // Tiles: windows a whole tile row tall, split across at tile edges, so each tile is read
+        // by one window however wide the image; bands of fewer rows came back to a tile row
+        // several times, after the memo had let its tiles go. Strips: bands of whole strips.
+        let tileRowFits = info.tiled && block.height * info.bands * block.width <= windowSamples
+        let rowsPerWindow = tileRowFits || block.height <= bandRows ? block.height : bandRows
         let fit = max(1, windowSamples / max(info.bands * rowsPerWindow, 1))
         // Whole blocks across where they fit. A block wider than that (the strips of a very wide
         // image) is read in parts: the reader keeps the chunks it decoded, so each still decodes

@@ -186,8 +186,8 @@ public struct Trainer {
         }
         defer { queue.stop() }
 
-        let validationReaders = ReaderCache(capacity: readersPerCache,
-                                            budget: DecodedChunkBudget(bytes: ReaderCache.defaultDecodedChunkLimit))
+        // As large as the loaders': a scene stored as one strip they keep, validation keeps too.
+        let validationReaders = ReaderCache(capacity: readersPerCache, budget: DecodedChunkBudget(bytes: Self.loaderDecodedChunkBytes))
         var epochSteps = 0
         var epochStart = Date(), waitAtEpochStart = queue.waitingSeconds
         let runStart = Date()

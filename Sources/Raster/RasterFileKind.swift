@@ -10,7 +10,7 @@ public enum RasterFileKind: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw RasterError.cannotOpen(path, "no such file")
         }
-        guard !isDirectory.boolValue else { throw RasterError(path: path, reason: "is a directory, not an image file") }
+        guard !isDirectory.boolValue else { throw RasterError(path: path, reason: "is a folder, not an image file") }
         try RegularFile.check(path)
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw RasterError(path: path, reason: "cannot be opened for reading")

@@ -50,18 +50,20 @@ import Testing
         #expect(reader.chunksDecoded == 5)
     }
 
-    /// Tiles are read whole blocks across where they fit, so no tile is split between windows, and
-    /// windows shorter than a tile row decode each tile once, as the reader keeps them.
+    /// Tiles are read a whole tile row tall and whole tiles across, so each tile is decoded once
+    /// even by a reader that keeps nothing: windows of fewer rows came back to each tile row
+    /// several times, and on a wide image its tiles had left the memo by then.
     @Test func tileRowsAreReadInWholeTilesAcross() throws {
         let folder = try TemporaryDirectory()
         let path = folder.file("tiled.tif")
         let image = try write(path, width: 100, height: 40, bands: 2, layout: .tiled(width: 16, height: 16))
-        let reader = try TIFFReader(path: path, budget: DecodedChunkBudget(bytes: 1 << 20))
+        let reader = try TIFFReader(path: path, decodedChunkLimit: 0, budget: DecodedChunkBudget(bytes: 1 << 20))
         let blocks = BlockReader(reader, windowSamples: 2 * 16 * 40)
         let area = PixelWindow(x: 0, y: 0, width: 100, height: 40)
         #expect(try assemble(blocks, area: area) == image)
         for window in blocks.windows(in: area) {
             #expect(window.x % 16 == 0 && (window.width % 16 == 0 || window.x + window.width == 100), "\(window)")
+            #expect(window.y % 16 == 0 && (window.height == 16 || window.y + window.height == 40), "\(window)")
         }
         #expect(reader.chunksDecoded == 7 * 3)
     }
