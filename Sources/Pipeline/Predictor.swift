@@ -133,7 +133,7 @@ public final class Predictor {
             if let earlier = stems[stem] {
                 // The same file listed twice (a folder and one of its files, a link and its
                 // target) is one scene, not a clash with itself.
-                if FileFingerprint.identity(of: earlier) != nil && FileFingerprint.identity(of: earlier) == FileFingerprint.identity(of: path) { return }
+                if let identity = FileFingerprint.identity(of: earlier), identity == FileFingerprint.identity(of: path) { return }
                 list.collisions.append(PipelineError(path: path, reason: "its outputs would overwrite those of \(earlier) (same name \(stem))"))
                 return
             }
@@ -270,15 +270,10 @@ public final class Predictor {
         var assembler = try SceneAssembler(layout: tiler.layout, settings: settings)
         while let tiles = try tiler.nextBatch() {
             let started = Date()
-            let predictions: ScenePipelineItem.Predictions
-            do {
-                predictions = try runNetwork(tiles)
-            } catch {
-                networkSeconds += Date().timeIntervalSince(started)
-                throw error
-            }
-            networkSeconds += predictions.networkSeconds
-            try assembler.add(predictions)
+            let predictions = Result { try runNetwork(tiles) }
+            // A failed batch took the network's time too.
+            networkSeconds += Date().timeIntervalSince(started)
+            try assembler.add(try predictions.get())
         }
         return try assembler.finish()
     }
