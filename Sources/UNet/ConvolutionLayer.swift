@@ -51,10 +51,44 @@ final class ConvolutionLayer: GraphLayer {
     }
 
     /// The layout a convolution prefers for its source when free to choose (for the network input).
+    /// Training also needs the kernel gradient, and oneDNN may pair a forward layout with no fast
+    /// backward-weights implementation: on AVX-512 it lays an 8-channel input out plain (NCHW),
+    /// whose kernel gradient only its reference code computes: 11 s of a 12 s training step.
+    /// There the first channel-last or blocked layout with fast forward and kernel-gradient
+    /// implementations is taken (oneDNN 2.6 has none for channel-last training there).
     static func preferredSource(graph: NetworkGraph, dims: [Int], outChannels: Int, kernelSize: Int) throws -> MemoryDescriptor {
-        try descriptor(graph: graph, source: .any(dims), outChannels: outChannels, kernelSize: kernelSize, relu: true,
-                       precision: graph.precision, name: "input")
+        let preferred = try descriptor(graph: graph, source: .any(dims), outChannels: outChannels, kernelSize: kernelSize, relu: true,
+                                       precision: graph.precision, name: "input")
             .memory(dnnl_query_src_md)
+        guard graph.training else { return preferred }
+        let candidates = try [preferred] + [dnnl_nhwc, dnnl_nChw16c, dnnl_nChw8c].map { try MemoryDescriptor(dims: dims, tag: $0) }
+        for source in candidates {
+            let forward = try descriptor(graph: graph, source: source, outChannels: outChannels, kernelSize: kernelSize, relu: true,
+                                         precision: graph.precision, name: "input")
+            let kernelGradient = try backwardWeightsDescriptor(forward: forward, source: source, outChannels: outChannels,
+                                                               kernelSize: kernelSize, precision: graph.precision, engine: graph.engine,
+                                                               name: "input")
+            if !forward.implementation.hasPrefix("ref"), !kernelGradient.implementation.hasPrefix("ref") { return source }
+        }
+        return preferred
+    }
+
+    /// oneDNN's backward-weights convolution (kernel and bias gradients) matching `forward`.
+    private static func backwardWeightsDescriptor(forward: PrimitiveDescriptor, source: MemoryDescriptor, outChannels: Int,
+                                                  kernelSize: Int, precision: Precision, engine: DNNLEngine,
+                                                  name: String) throws -> PrimitiveDescriptor {
+        let geometry = ConvolutionGeometry(kernel: kernelSize, stride: 1, padding: (kernelSize - 1) / 2)
+        var src = source.raw
+        var diffWeights = try MemoryDescriptor.any([outChannels, source.dims[1], kernelSize, kernelSize]).raw
+        var diffBias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
+        var diffDst = forward.memory(dnnl_query_dst_md).raw
+        var operation = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias, &diffDst,
+                                                              geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_backward_weights_desc_init \(name)")
+        let attributes = try PrimitiveAttributes(precision: precision)
+        return try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: engine,
+                                       what: "convolution backward weights \(name)")
     }
 
     private static func descriptor(graph: NetworkGraph, source: MemoryDescriptor, outChannels: Int, kernelSize: Int,
@@ -93,17 +127,9 @@ final class ConvolutionLayer: GraphLayer {
             })
             steps += biasSink.then
         } else {
-            var src = input.descriptor.raw
-            var diffWeights = try MemoryDescriptor.any([outChannels, input.channels, size, size]).raw
-            var diffBias = try MemoryDescriptor(dims: [outChannels], tag: dnnl_x).raw
-            var diffDst = output.descriptor.raw
-            var operation = dnnl_convolution_desc_t()
-            try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias, &diffDst,
-                                                                  geometry.strides, geometry.paddings, geometry.paddings),
-                      "convolution_backward_weights_desc_init \(kernel.name)")
-            let attributes = try PrimitiveAttributes(precision: precision)
-            let backward = try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
-                                                   what: "convolution backward weights \(kernel.name)")
+            let backward = try ConvolutionLayer.backwardWeightsDescriptor(forward: forward, source: input.descriptor, outChannels: outChannels,
+                                                                          kernelSize: size, precision: precision, engine: graph.engine,
+                                                                          name: kernel.name)
             steps += try graph.weightGradientSteps(backward, kernel: kernel, bias: bias, input: input, outputGradient: outputGradient)
         }
         if input.needsGradient, let patchProduct, PatchProductInputGradient.applies(to: input) {
