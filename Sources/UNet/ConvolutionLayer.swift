@@ -105,6 +105,15 @@ final class ConvolutionLayer: GraphLayer {
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
         let attributes = try PrimitiveAttributes(relu: relu, precision: precision)
+        let chosen = try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
+                                             what: "convolution forward \(name)")
+        guard graph.blockedConvolutionOutputs, kernelSize == 3, outChannels % 8 == 0,
+              chosen.memory(dnnl_query_dst_md).innerBlock == 1 else { return chosen }
+        var blocked = try MemoryDescriptor(dims: [dims[0], outChannels, dims[2], dims[3]],
+                                           tag: outChannels % 16 == 0 ? dnnl_nChw16c : dnnl_nChw8c).raw
+        try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &blocked,
+                                                     geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_forward_desc_init \(name)")
         return try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
                                        what: "convolution forward \(name)")
     }

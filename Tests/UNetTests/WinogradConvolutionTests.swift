@@ -282,6 +282,16 @@ import Testing
         #expect(maximumDifference(winograd, direct) > 0, "the Winograd layers did not run")
     }
 
+    /// Every 3×3 convolution but the first (8 input channels) qualifies, whatever layout oneDNN
+    /// would pick for its own convolutions here (channel-last for inference on AVX-512).
+    @Test(arguments: [false, true]) func everyQualifyingLayerOfAModelRunsWinograd(training: Bool) throws {
+        let config = UNetConfig(nClasses: 3, nChannels: 8, tileSize: 32, nFiltersStart: 32, growthFactor: 2, depth: 2,
+                                upsampling: .transpose, dropout: 0, classWeights: [0.2, 0.5, 0.3])
+        let model = try UNetModel(config: config, seed: 5, convolutionAlgorithm: .winograd)
+        let built = try model.graph(batch: 2, height: 32, width: 32, training: training)
+        #expect(built.graph.layers.filter { $0 is WinogradConvolutionLayer }.count == 9)
+    }
+
     @Test func graphsOfEveryBatchSizeShareTheTransformedKernelsAndSeeNewParameters() throws {
         let config = UNetConfig(nClasses: 2, nChannels: 3, tileSize: 32, nFiltersStart: 16, growthFactor: 2, depth: 1,
                                 upsampling: .transpose, dropout: 0, classWeights: [0.5, 0.5])
