@@ -45,6 +45,8 @@ final class BatchNormalizationLayer: GraphLayer {
             graph.append(training: .host {
                 Self.moveAverage(storedMean.floats, toward: mean.floats)
                 Self.moveAverage(storedVariance.floats, toward: variance.floats)
+                movingMean.markChanged()
+                movingVariance.markChanged()
             }, evaluation: nil)
         } else {
             batchMean = nil

@@ -22,6 +22,8 @@ struct PatchProductConvolutionTests {
         let reference = ConvolutionCase(shape: shape, outChannels: outChannels, relu: relu, seed: 71)
 
         let harness = try LayerHarness(training: training)
+
+        harness.graph.winogradPanelProducts = true  // oneDNN's matmul is preferred on AVX-512
         let input = try harness.input(reference.x, shape, tag: tag)
         #expect(PatchProductConvolution.applies(to: input, kernelSize: 3, outChannels: outChannels, graph: harness.graph))
         let layer = try ConvolutionLayer(graph: harness.graph, input: input,
@@ -43,6 +45,7 @@ struct PatchProductConvolutionTests {
         let first = randomValues(kernelShape.reduce(1, *), seed: 102), second = randomValues(kernelShape.reduce(1, *), seed: 103)
         let bias = [Double](repeating: 0, count: outChannels)
         let harness = try LayerHarness(training: false)
+        harness.graph.winogradPanelProducts = true  // oneDNN's matmul is preferred on AVX-512
         let kernel = try harness.parameter("test.conv.kernel", kernelShape, first)
         let layer = try ConvolutionLayer(graph: harness.graph, input: harness.input(x, shape, tag: dnnl_nChw8c), kernel: kernel,
                                          bias: harness.parameter("test.conv.bias", [outChannels], bias), relu: false, patchProduct: true)
@@ -59,6 +62,7 @@ struct PatchProductConvolutionTests {
 
     @Test func appliesToSmallImagesOnlyAndNeedsThePanelKernel() throws {
         let harness = try LayerHarness(training: false)
+        harness.graph.winogradPanelProducts = true  // oneDNN's matmul is preferred on AVX-512
         func input(_ height: Int, _ width: Int) throws -> Activation {
             try harness.input([Double](repeating: 0, count: height * width * 16), [1, height, width, 16], tag: dnnl_nChw8c)
         }
@@ -79,6 +83,8 @@ struct PatchProductConvolutionTests {
         let check = ConvolutionGradientCase(shape: shape, outChannels: outChannels, relu: true, accumulates: accumulates, seed: 81)
 
         let harness = try LayerHarness(training: true)
+
+        harness.graph.winogradPanelProducts = true  // oneDNN's matmul is preferred on AVX-512
         let input = try harness.input(check.x, shape, tag: dnnl_nChw8c)
         let kernelParameter = try harness.parameter("test.conv.kernel", check.kernelShape, check.kernel)
         let biasParameter = try harness.parameter("test.conv.bias", [outChannels], check.bias)
