@@ -16,7 +16,6 @@ final class UNetGraph {
         let graph = NetworkGraph(engine: engine, training: training, precision: precision, dropoutGenerator: dropoutGenerator)
         self.graph = graph
         graph.blockedConvolutionOutputs = convolutionAlgorithm == .winograd
-            && (precision == .f32 || !engine.computesBF16Natively)
         func parameter(_ name: String) throws -> ParameterTensor {
             guard let tensor = parameters[name] else { throw UNetError("the model has no parameter \(name)") }
             return tensor
