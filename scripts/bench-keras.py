@@ -4,7 +4,8 @@ for `segpipe bench`: batch of random tiles, warm-up steps, then the median and b
 
 Not run by CI. Usage:
   /work/tfenv/bin/python scripts/bench-keras.py [--mode train|predict] [--batch-size 8]
-      [--upsampling transpose|nearest] [--steps 10] [--warm-up 2]
+      [--upsampling transpose|nearest] [--precision f32|bf16] [--steps 10] [--warm-up 2]
+--precision bf16 uses Keras's mixed_bfloat16 policy (bf16 activations and arithmetic, f32 weights).
 """
 import argparse
 import importlib.util
@@ -37,12 +38,15 @@ def main():
     parser.add_argument("--mode", choices=["train", "predict"], default="predict")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--upsampling", choices=["transpose", "nearest"], default="transpose")
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--warm-up", type=int, default=2)
     args = parser.parse_args()
 
     config = dict(REFERENCE, upsampling=args.upsampling)
     keras.utils.set_random_seed(0)
+    if args.precision == "bf16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = fixtures.build(config)
     rng = np.random.default_rng(0)
     side = config["tile_size"]
@@ -69,7 +73,7 @@ def main():
     passes = 3 if args.mode == "train" else 1
     gflop = GFLOP_PER_TILE[args.upsampling] * args.batch_size * passes
     print(json.dumps({
-        "mode": args.mode, "batchSize": args.batch_size, "precision": "f32", "upsampling": args.upsampling,
+        "mode": args.mode, "batchSize": args.batch_size, "precision": args.precision, "upsampling": args.upsampling,
         "tilesPerSecondMedian": args.batch_size / median, "tilesPerSecondBest": args.batch_size / best,
         "gflopsMedian": gflop / median, "peakResidentBytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "tensorflow": tf.__version__,

@@ -20,12 +20,15 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for round in $(seq 1 "$rounds"); do
     for mode in predict train; do
-        for convolution in winograd direct; do
-            "$segpipe" bench --mode "$mode" --convolution "$convolution" --steps "$steps" --warm-up 1 --json \
+        for variant in "f32 winograd" "f32 direct" "bf16 winograd"; do
+            set -- $variant
+            "$segpipe" bench --mode "$mode" --precision "$1" --convolution "$2" --steps "$steps" --warm-up 1 --json \
                 | sed "s/^{/{\"tool\":\"segpipe\",\"round\":$round,/" | tee -a "$results"
         done
-        "$python" scripts/bench-keras.py --mode "$mode" --steps "$steps" --warm-up 1 \
-            | sed "s/^{/{\"tool\":\"tensorflow\",\"round\":$round,/" | tee -a "$results"
+        for precision in f32 bf16; do
+            "$python" scripts/bench-keras.py --mode "$mode" --precision "$precision" --steps "$steps" --warm-up 1 \
+                | sed "s/^{/{\"tool\":\"tensorflow\",\"round\":$round,/" | tee -a "$results"
+        done
     done
 done
 
@@ -34,7 +37,8 @@ import json, statistics, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
 groups = {}
 for row in rows:
-    name = row["tool"] if row["tool"] == "tensorflow" else f"segpipe ({row.get('convolution', 'direct')})"
+    precision = row.get("precision", "f32")
+    name = f"tensorflow ({precision})" if row["tool"] == "tensorflow" else f"segpipe ({precision}, {row.get('convolution', 'direct')})"
     groups.setdefault((row["mode"], name), []).append(row)
 print()
 print("| mode | implementation | tiles/s (median of rounds) | range over rounds | peak memory |")

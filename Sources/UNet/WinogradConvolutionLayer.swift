@@ -28,17 +28,26 @@ final class WinogradConvolutionLayer: GraphLayer {
 
     /// Whether this layer can compute a convolution of `input` with `kernelSize`, and is expected to
     /// beat oneDNN's direct convolution: f32 activations blocked by 8 or 16 channels (or bf16
-    /// requested on a CPU that would compute it in f32 anyway), a Winograd-friendly size, and
+    /// requested on a CPU that would compute it in f32 anyway, or predicting on large images
+    /// where f32 Winograd beats bf16 arithmetic), a Winograd-friendly size, and
     /// enough channels for the smaller matrix products to pay for the transforms. With 8 or 16
     /// output channels they do not: predicting a 2400×2400 scene took 7.2–7.6 s with such layers
     /// on Winograd against 6.5–6.8 s with them direct (8-filter model), 12.1–12.9 against
     /// 11.8–12.4 s (16 filters); the default model's layers all have 32 or more.
     static func applies(to input: Activation, kernelSize: Int, outChannels: Int, graph: NetworkGraph) -> Bool {
-        guard kernelSize == 3, graph.precision == .f32 || !graph.engine.computesBF16Natively,
+        guard kernelSize == 3, graph.precision == .f32 || !graph.engine.computesBF16Natively
+                || (!graph.training && input.height * input.width >= bf16MinimumPixels),
               input.channels >= 16, outChannels >= 32, outChannels % 8 == 0, channelBlock(of: input) != nil,
               worthwhile(height: input.height, width: input.width) else { return false }
         return true
     }
+
+    /// Under bf16 on a CPU with bf16 arithmetic, the smallest image that Winograd (in f32) takes
+    /// from oneDNN's bf16 direct convolutions when predicting. On a Zen 4, Winograd at 40 px and
+    /// more with bf16 below gave 36.0 tiles/s against 33.6 with bf16 everywhere; Winograd down
+    /// to 10 px was slower again (32.3–34.3). Training stays bf16: 9.4 and 8.5 tiles/s with
+    /// Winograd at 40 px and more against 9.6 and 9.4 without.
+    static let bf16MinimumPixels = 40 * 40
 
     /// 8 or 16 when `activation` is exactly nChw8c or nChw16c (oneDNN's choice on AVX2 and on
     /// AVX-512 CPUs) with whole blocks of channels, nil otherwise.

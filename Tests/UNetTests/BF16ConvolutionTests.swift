@@ -39,6 +39,23 @@ struct BF16ConvolutionTests {
         }
     }
 
+    /// Predicting, images of 40×40 pixels and more go to f32 Winograd and smaller ones to bf16
+    /// direct convolutions; training runs every 3×3 convolution in bf16.
+    @Test(arguments: [false, true]) func largeLevelsPredictByWinogradAndTheRestInBF16(training: Bool) throws {
+        let config = UNetConfig(nClasses: 3, nChannels: 8, tileSize: 80, nFiltersStart: 32, growthFactor: 2, depth: 2,
+                                upsampling: .transpose, dropout: 0, classWeights: [0.2, 0.5, 0.3])
+        let model = try UNetModel(config: config, seed: 3, precision: .bf16)
+        let built = try model.graph(batch: 1, height: 80, width: 80, training: training)
+        let winograd = built.graph.layers.compactMap { $0 as? WinogradConvolutionLayer }
+        let direct = built.graph.layers.compactMap { $0 as? ConvolutionLayer }.filter { $0 !== built.head }
+        #expect(winograd.count == (training ? 0 : 7))
+        #expect(direct.count == (training ? 10 : 3))
+        for layer in direct {
+            #expect(layer.forward.memory(dnnl_query_src_md).type == dnnl_bf16)
+            #expect(training || layer.input.height <= 20 || layer.input.channels == 8)
+        }
+    }
+
     /// A whole network in bf16 against f32: the same model, probabilities within bf16's rounding.
     @Test func aWholeNetworkAgreesWithF32() throws {
         let config = UNetConfig(nClasses: 3, nChannels: 8, tileSize: 32, nFiltersStart: 16, growthFactor: 2, depth: 2,
