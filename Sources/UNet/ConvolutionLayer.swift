@@ -130,8 +130,9 @@ final class ConvolutionLayer: GraphLayer {
         try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &blocked,
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
-        return try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
-                                       what: "convolution forward \(name)")
+        let blockedOutput = try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
+                                                    what: "convolution forward \(name)")
+        return blockedOutput.implementation.hasPrefix("ref") && !chosen.implementation.hasPrefix("ref") ? chosen : blockedOutput
     }
 
     func backwardSteps(in graph: NetworkGraph) throws -> [GraphStep] {
