@@ -53,10 +53,10 @@ import Testing
 
     /// oneDNN's reference code is orders of magnitude slower than its jit kernels: on AVX-512 it
     /// once computed the 8-band input's kernel gradient, 11 s of a 12 s training step.
-    @Test(arguments: [false, true]) func noPrimitiveRunsReferenceCode(training: Bool) throws {
+    @Test(arguments: [false, true], Precision.allCases) func noPrimitiveRunsReferenceCode(training: Bool, precision: Precision) throws {
         let config = UNetConfig(nClasses: 5, nChannels: 8, tileSize: 32, nFiltersStart: 16, growthFactor: 2, depth: 2,
                                 upsampling: .transpose, dropout: 0.1, classWeights: [0.2, 0.2, 0.2, 0.2, 0.2])
-        let model = try UNetModel(config: config, seed: 5)
+        let model = try UNetModel(config: config, seed: 5, precision: precision)
         let built = try model.graph(batch: 2, height: 32, width: 32, training: training)
         let steps = built.graph.forwardSteps + built.graph.backwardSteps
         let implementations = steps.compactMap { step -> String? in
