@@ -10,11 +10,14 @@ final class TransposedConvolutionLayer: GraphLayer {
     let output: Activation
     private let kernel: ParameterTensor
     private let bias: ParameterTensor
-    private let forward: PrimitiveDescriptor
+    let forward: PrimitiveDescriptor
     /// The 1×1 convolution's output [N, 4C, H, W], before the shuffle. Nothing reads it after the
     /// shuffle, so backward reuses it for the gradient with respect to it.
     private let packed: DNNLMemory
     private let shuffle: PixelShuffle
+    /// Predicting under bf16 on a CPU with bf16 arithmetic: the bf16 copy of the input that the
+    /// 1×1 convolution reads (with a bf16 copy of the kernel). Training keeps f32.
+    private let bf16Input: DNNLMemory?
     private static let geometry = ConvolutionGeometry(kernel: 1, stride: 1, padding: 0)
 
     /// `destination`, when given, is where the output goes (the first part of a concatenation's
@@ -32,13 +35,15 @@ final class TransposedConvolutionLayer: GraphLayer {
         }
         // Let the convolution choose its output layout when the shuffle can describe it and it
         // matches the destination's blocking; else make it write the layout the shuffle needs.
-        var forward = try Self.forwardDescriptor(graph: graph, input: input, destination: .any(packedDims), name: kernel.name)
+        let bf16Tensors = !graph.training && graph.precision == .bf16 && graph.engine.computesBF16Natively
+        let source = bf16Tensors ? try MemoryDescriptor.any(input.dims, type: dnnl_bf16) : input.descriptor
+        var forward = try Self.forwardDescriptor(graph: graph, source: source, destination: .any(packedDims), name: kernel.name)
         var block = PixelShuffle.channelBlock(of: forward.memory(dnnl_query_dst_md)) ?? 0
         var wanted = destinationBlock
         if wanted == nil, ![1, 8, 16].contains(block) || channels % block != 0 { wanted = 1 }
         if let wanted, wanted != block {
             let packedLayout = try MemoryDescriptor(dims: packedDims, tag: PixelShuffle.spreadTag(forChannelBlock: wanted))
-            forward = try Self.forwardDescriptor(graph: graph, input: input, destination: packedLayout, name: kernel.name)
+            forward = try Self.forwardDescriptor(graph: graph, source: source, destination: packedLayout, name: kernel.name)
             block = wanted
         }
         let packedDescriptor = forward.memory(dnnl_query_dst_md)
@@ -47,6 +52,13 @@ final class TransposedConvolutionLayer: GraphLayer {
         self.kernel = kernel
         self.bias = bias
         packed = try DNNLMemory(packedDescriptor, engine: graph.engine)
+        if bf16Tensors {
+            let copy = try DNNLMemory(forward.memory(dnnl_query_src_md), engine: graph.engine)
+            graph.append(try PrimitiveCall.reorder(from: input.value, to: copy, engine: graph.engine))
+            bf16Input = copy
+        } else {
+            bf16Input = nil
+        }
         if let destination, destinationBlock != nil {
             output = destination
         } else {
@@ -66,7 +78,7 @@ final class TransposedConvolutionLayer: GraphLayer {
             }
         })
         graph.append(try PrimitiveCall(forward, [
-            (ExecutionArgument.source, input.value), (ExecutionArgument.weights, weightsMemory),
+            (ExecutionArgument.source, bf16Input ?? input.value), (ExecutionArgument.weights, weightsMemory),
             (ExecutionArgument.bias, packedBias), (ExecutionArgument.destination, packed),
         ]))
         let shuffleCall = try PrimitiveDescriptor.reorder(from: shuffle.packedView, to: shuffle.spreadView, engine: graph.engine)
@@ -77,12 +89,12 @@ final class TransposedConvolutionLayer: GraphLayer {
         graph.add(self)
     }
 
-    private static func forwardDescriptor(graph: NetworkGraph, input: Activation, destination: MemoryDescriptor,
+    private static func forwardDescriptor(graph: NetworkGraph, source: MemoryDescriptor, destination: MemoryDescriptor,
                                           name: String) throws -> PrimitiveDescriptor {
         let geometry = Self.geometry
         let packedChannels = destination.dims[1]
-        var src = input.descriptor.raw
-        var weights = try MemoryDescriptor.any([packedChannels, input.channels, 1, 1]).raw
+        var src = source.raw
+        var weights = try MemoryDescriptor.any([packedChannels, source.dims[1], 1, 1], type: source.type).raw
         var bias = try MemoryDescriptor(dims: [packedChannels], tag: dnnl_x).raw
         var dst = destination.raw
         var operation = dnnl_convolution_desc_t()

@@ -54,6 +54,12 @@ struct BF16ConvolutionTests {
             #expect(layer.forward.memory(dnnl_query_src_md).type == dnnl_bf16)
             #expect(training || layer.input.height <= 20 || layer.input.channels == 8)
         }
+        // The upsampling's 1×1 convolutions read bf16 predicting; training keeps them f32.
+        let upsampling = built.graph.layers.compactMap { $0 as? TransposedConvolutionLayer }
+        #expect(upsampling.count == 2)
+        for layer in upsampling {
+            #expect(layer.forward.memory(dnnl_query_src_md).type == (training ? dnnl_f32 : dnnl_bf16))
+        }
     }
 
     /// A whole network in bf16 against f32: the same model, probabilities within bf16's rounding.
