@@ -28,11 +28,24 @@ final class ConvolutionLayer: GraphLayer {
         let outChannels = kernel.kerasShape[3]
         let size = kernel.kerasShape[0]
         geometry = ConvolutionGeometry(kernel: size, stride: 1, padding: (size - 1) / 2)
-        self.precision = precision ?? graph.precision
-        let bf16Tensors = self.precision == .bf16 && graph.engine.computesBF16Natively && !patchProduct
-        forward = try ConvolutionLayer.descriptor(graph: graph, source: bf16Tensors ? .any(input.dims, type: dnnl_bf16) : input.descriptor,
-                                                  outChannels: outChannels, kernelSize: size, relu: relu, precision: self.precision,
-                                                  name: kernel.name)
+        let requested = precision ?? graph.precision
+        var bf16Forward: PrimitiveDescriptor?
+        if requested == .bf16 && graph.engine.computesBF16Natively && !patchProduct {
+            let candidate = try ConvolutionLayer.descriptor(graph: graph, source: .any(input.dims, type: dnnl_bf16), outChannels: outChannels,
+                                                            kernelSize: size, relu: relu, precision: .bf16, name: kernel.name)
+            if try ConvolutionLayer.hasFastBF16Primitives(candidate, input: input, outChannels: outChannels, kernelSize: size,
+                                                          graph: graph, name: kernel.name) {
+                bf16Forward = candidate
+            }
+        }
+        // Where the CPU has bf16 arithmetic, a layer without fast bf16 primitives (oneDNN 2.6 has
+        // no bf16 kernel gradient for 8 channels, for one) computes in f32, without the bf16 fpmath
+        // attribute: oneDNN ignores it on f32 tensors there, and it made oneDNN pick reference code
+        // for some f32 convolutions.
+        self.precision = bf16Forward != nil || !graph.engine.computesBF16Natively ? requested : .f32
+        let bf16Tensors = bf16Forward != nil
+        forward = try bf16Forward ?? ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
+                                                                 kernelSize: size, relu: relu, precision: self.precision, name: kernel.name)
         if bf16Tensors {
             let copy = try DNNLMemory(forward.memory(dnnl_query_src_md), engine: graph.engine)
             graph.append(try PrimitiveCall.reorder(from: input.value, to: copy, engine: graph.engine))
@@ -87,6 +100,42 @@ final class ConvolutionLayer: GraphLayer {
         return preferred
     }
 
+    /// Whether `forward`, a bf16 convolution, and in training its kernel and input gradients in
+    /// bf16 all have oneDNN implementations other than its reference code.
+    private static func hasFastBF16Primitives(_ forward: PrimitiveDescriptor, input: Activation, outChannels: Int, kernelSize: Int,
+                                              graph: NetworkGraph, name: String) throws -> Bool {
+        guard !forward.implementation.hasPrefix("ref") else { return false }
+        guard graph.training else { return true }
+        let outputGradient = forward.memory(dnnl_query_dst_md).with(type: dnnl_bf16)
+        let kernelGradient = try backwardWeightsDescriptor(forward: forward, source: forward.memory(dnnl_query_src_md),
+                                                           diffDestination: outputGradient, outChannels: outChannels, kernelSize: kernelSize,
+                                                           precision: .bf16, engine: graph.engine, name: name)
+        guard !kernelGradient.implementation.hasPrefix("ref") else { return false }
+        guard input.needsGradient else { return true }
+        let inputGradient = try backwardDataDescriptor(forward: forward, diffSource: .any(input.dims), diffDestination: outputGradient,
+                                                       outChannels: outChannels, kernelSize: kernelSize, precision: .bf16,
+                                                       engine: graph.engine, name: name)
+        return !inputGradient.implementation.hasPrefix("ref")
+    }
+
+    /// oneDNN's backward-data convolution (the input gradient) matching `forward`, reading
+    /// kernels of the output gradient's data type.
+    private static func backwardDataDescriptor(forward: PrimitiveDescriptor, diffSource: MemoryDescriptor, diffDestination: MemoryDescriptor,
+                                               outChannels: Int, kernelSize: Int, precision: Precision, engine: DNNLEngine,
+                                               name: String) throws -> PrimitiveDescriptor {
+        let geometry = ConvolutionGeometry(kernel: kernelSize, stride: 1, padding: (kernelSize - 1) / 2)
+        var diffSrc = diffSource.raw
+        var weights = try MemoryDescriptor.any([outChannels, diffSource.dims[1], kernelSize, kernelSize], type: diffDestination.type).raw
+        var diffDst = diffDestination.raw
+        var operation = dnnl_convolution_desc_t()
+        try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
+                                                           geometry.strides, geometry.paddings, geometry.paddings),
+                  "convolution_backward_data_desc_init \(name)")
+        let attributes = try PrimitiveAttributes(precision: precision)
+        return try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: engine,
+                                       what: "convolution backward data \(name)")
+    }
+
     /// oneDNN's backward-weights convolution (kernel and bias gradients) matching `forward`.
     /// `diffDestination`: the output gradient's descriptor, the forward output's by default.
     private static func backwardWeightsDescriptor(forward: PrimitiveDescriptor, source: MemoryDescriptor,
@@ -123,10 +172,19 @@ final class ConvolutionLayer: GraphLayer {
         let attributes = try PrimitiveAttributes(relu: relu, precision: precision)
         let chosen = try PrimitiveDescriptor(operation: operation, attributes: attributes, engine: graph.engine,
                                              what: "convolution forward \(name)")
-        guard graph.blockedConvolutionOutputs, kernelSize == 3, outChannels % 8 == 0,
-              chosen.memory(dnnl_query_dst_md).innerBlock == 1 else { return chosen }
+        let chosenBlock = chosen.memory(dnnl_query_dst_md).innerBlock
+        let wantedBlock: Int
+        if graph.blockedConvolutionOutputs, kernelSize == 3, outChannels % 8 == 0, chosenBlock == 1 {
+            wantedBlock = outChannels % 16 == 0 ? 16 : 8
+        } else if chosenBlock == 16, outChannels % 16 != 0, outChannels % 8 == 0 {
+            // bf16 convolutions write 8 or 24 channels padded to 16-blocks, for which the f32
+            // layers after them (and their gradients) have only reference code.
+            wantedBlock = 8
+        } else {
+            return chosen
+        }
         var blocked = try MemoryDescriptor(dims: [dims[0], outChannels, dims[2], dims[3]],
-                                           tag: outChannels % 16 == 0 ? dnnl_nChw16c : dnnl_nChw8c).raw
+                                           tag: wantedBlock == 16 ? dnnl_nChw16c : dnnl_nChw8c).raw
         try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &blocked,
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
@@ -174,18 +232,10 @@ final class ConvolutionLayer: GraphLayer {
             steps.append(.host { try inputGradient.run() })
             steps += sink.then
         } else if input.needsGradient {
-            let gradientType = primitiveOutputGradient.descriptor.type
             func backwardData(diffSource: MemoryDescriptor) throws -> PrimitiveDescriptor {
-                var diffSrc = diffSource.raw
-                var weights = try MemoryDescriptor.any([outChannels, input.channels, size, size], type: gradientType).raw
-                var diffDst = primitiveOutputGradient.descriptor.raw
-                var operation = dnnl_convolution_desc_t()
-                try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
-                                                                   geometry.strides, geometry.paddings, geometry.paddings),
-                          "convolution_backward_data_desc_init \(kernel.name)")
-                let attributes = try PrimitiveAttributes(precision: precision)
-                return try PrimitiveDescriptor(operation: operation, attributes: attributes, hint: forward, engine: graph.engine,
-                                               what: "convolution backward data \(kernel.name)")
+                try ConvolutionLayer.backwardDataDescriptor(forward: forward, diffSource: diffSource,
+                                                            diffDestination: primitiveOutputGradient.descriptor, outChannels: outChannels,
+                                                            kernelSize: size, precision: precision, engine: graph.engine, name: kernel.name)
             }
             var backward = try backwardData(diffSource: input.descriptor)
             // bf16 on AVX-512 has no jit input gradient into a plain f32 layout: one in a layout

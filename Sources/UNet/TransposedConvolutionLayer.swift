@@ -18,6 +18,10 @@ final class TransposedConvolutionLayer: GraphLayer {
     /// Predicting under bf16 on a CPU with bf16 arithmetic: the bf16 copy of the input that the
     /// 1×1 convolution reads (with a bf16 copy of the kernel). Training keeps f32.
     private let bf16Input: DNNLMemory?
+    /// The precision its primitives are described with: f32 on a CPU with bf16 arithmetic unless
+    /// the tensors are bf16 (oneDNN ignores the bf16 fpmath mode on f32 tensors there, and with it
+    /// picked reference code for 1×1 convolutions of 16 channels).
+    private let arithmetic: Precision
     private static let geometry = ConvolutionGeometry(kernel: 1, stride: 1, padding: 0)
 
     /// `destination`, when given, is where the output goes (the first part of a concatenation's
@@ -37,13 +41,17 @@ final class TransposedConvolutionLayer: GraphLayer {
         // matches the destination's blocking; else make it write the layout the shuffle needs.
         let bf16Tensors = !graph.training && graph.precision == .bf16 && graph.engine.computesBF16Natively
         let source = bf16Tensors ? try MemoryDescriptor.any(input.dims, type: dnnl_bf16) : input.descriptor
-        var forward = try Self.forwardDescriptor(graph: graph, source: source, destination: .any(packedDims), name: kernel.name)
+        let arithmetic = bf16Tensors || !graph.engine.computesBF16Natively ? graph.precision : .f32
+        self.arithmetic = arithmetic
+        var forward = try Self.forwardDescriptor(graph: graph, source: source, destination: .any(packedDims), precision: arithmetic,
+                                                 name: kernel.name)
         var block = PixelShuffle.channelBlock(of: forward.memory(dnnl_query_dst_md)) ?? 0
         var wanted = destinationBlock
         if wanted == nil, ![1, 8, 16].contains(block) || channels % block != 0 { wanted = 1 }
         if let wanted, wanted != block {
             let packedLayout = try MemoryDescriptor(dims: packedDims, tag: PixelShuffle.spreadTag(forChannelBlock: wanted))
-            forward = try Self.forwardDescriptor(graph: graph, source: source, destination: packedLayout, name: kernel.name)
+            forward = try Self.forwardDescriptor(graph: graph, source: source, destination: packedLayout, precision: arithmetic,
+                                                 name: kernel.name)
             block = wanted
         }
         let packedDescriptor = forward.memory(dnnl_query_dst_md)
@@ -90,7 +98,7 @@ final class TransposedConvolutionLayer: GraphLayer {
     }
 
     private static func forwardDescriptor(graph: NetworkGraph, source: MemoryDescriptor, destination: MemoryDescriptor,
-                                          name: String) throws -> PrimitiveDescriptor {
+                                          precision: Precision, name: String) throws -> PrimitiveDescriptor {
         let geometry = Self.geometry
         let packedChannels = destination.dims[1]
         var src = source.raw
@@ -102,7 +110,7 @@ final class TransposedConvolutionLayer: GraphLayer {
         try check(dnnl_convolution_forward_desc_init(&operation, kind, dnnl_convolution_direct, &src, &weights, &bias, &dst,
                                                      geometry.strides, geometry.paddings, geometry.paddings),
                   "convolution_forward_desc_init \(name)")
-        return try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
+        return try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: precision),
                                        engine: graph.engine, what: "transposed convolution forward \(name)")
     }
 
@@ -127,7 +135,7 @@ final class TransposedConvolutionLayer: GraphLayer {
             try check(dnnl_convolution_backward_weights_desc_init(&operation, dnnl_convolution_direct, &src, &diffWeights, &diffBias,
                                                                   &diffDst, geometry.strides, geometry.paddings, geometry.paddings),
                       "convolution_backward_weights_desc_init \(kernel.name)")
-            let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
+            let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: arithmetic),
                                                    hint: forward, engine: graph.engine, what: "transposed convolution backward weights \(kernel.name)")
             let kernelGradient = try graph.weightGradient(kernel, as: backward.memory(dnnl_query_diff_weights_md))
             let packedBiasGradient = try DNNLMemory(backward.memory(dnnl_query_diff_weights_md, 1), engine: graph.engine)
@@ -154,7 +162,7 @@ final class TransposedConvolutionLayer: GraphLayer {
             try check(dnnl_convolution_backward_data_desc_init(&operation, dnnl_convolution_direct, &diffSrc, &weights, &diffDst,
                                                                geometry.strides, geometry.paddings, geometry.paddings),
                       "convolution_backward_data_desc_init \(kernel.name)")
-            let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: graph.precision),
+            let backward = try PrimitiveDescriptor(operation: operation, attributes: PrimitiveAttributes(precision: arithmetic),
                                                    hint: forward, engine: graph.engine, what: "transposed convolution backward data \(kernel.name)")
             let weightsMemory = try graph.weights(kernel, as: backward.memory(dnnl_query_weights_md))
             let sink = try graph.gradientSink(for: input)

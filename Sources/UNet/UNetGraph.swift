@@ -10,6 +10,15 @@ final class UNetGraph {
     /// The 1×1 convolution that produces the logits.
     let head: ConvolutionLayer
 
+    /// The implementations of the primitives that are oneDNN's reference code, 40–100× slower than
+    /// its jit kernels (empty for every architecture and precision the tests build).
+    var referencePrimitives: [String] {
+        (graph.forwardSteps + graph.backwardSteps).compactMap { step in
+            guard case .primitive(let call) = step, call.descriptor.implementation.hasPrefix("ref") else { return nil }
+            return call.descriptor.implementation
+        }
+    }
+
     init(config: UNetConfig, parameters: [String: ParameterTensor], batch: Int, height: Int, width: Int,
          training: Bool, precision: Precision, convolutionAlgorithm: ConvolutionAlgorithm, engine: DNNLEngine,
          dropoutGenerator: DropoutGenerator) throws {
