@@ -46,13 +46,7 @@ final class ConvolutionLayer: GraphLayer {
         let bf16Tensors = bf16Forward != nil
         forward = try bf16Forward ?? ConvolutionLayer.descriptor(graph: graph, source: input.descriptor, outChannels: outChannels,
                                                                  kernelSize: size, relu: relu, precision: self.precision, name: kernel.name)
-        if bf16Tensors {
-            let copy = try DNNLMemory(forward.memory(dnnl_query_src_md), engine: graph.engine)
-            graph.append(try PrimitiveCall.reorder(from: input.value, to: copy, engine: graph.engine))
-            bf16Input = copy
-        } else {
-            bf16Input = nil
-        }
+        bf16Input = bf16Tensors ? try graph.sourceCopy(of: input, for: forward) : nil
         self.input = input
         self.kernel = kernel
         self.bias = bias

@@ -62,7 +62,15 @@ final class NetworkGraph {
         try Activation(value: DNNLMemory(descriptor, engine: engine), needsGradient: needsGradient)
     }
 
-    /// Builds the backward pass from the layers added so far; call once, after the forward pass.
+    /// A copy of `input` in the source layout and data type `forward` reads (a bf16 copy for a
+    /// bf16 convolution), refreshed by a reorder added to the forward pass here.
+    func sourceCopy(of input: Activation, for forward: PrimitiveDescriptor) throws -> DNNLMemory {
+        let copy = try DNNLMemory(forward.memory(dnnl_query_src_md), engine: engine)
+        append(try PrimitiveCall.reorder(from: input.value, to: copy, engine: engine))
+        return copy
+    }
+
+        /// Builds the backward pass from the layers added so far; call once, after the forward pass.
     func buildBackward() throws {
         for layer in layers.reversed() {
             backwardSteps += try layer.backwardSteps(in: self)

@@ -60,13 +60,7 @@ final class TransposedConvolutionLayer: GraphLayer {
         self.kernel = kernel
         self.bias = bias
         packed = try DNNLMemory(packedDescriptor, engine: graph.engine)
-        if bf16Tensors {
-            let copy = try DNNLMemory(forward.memory(dnnl_query_src_md), engine: graph.engine)
-            graph.append(try PrimitiveCall.reorder(from: input.value, to: copy, engine: graph.engine))
-            bf16Input = copy
-        } else {
-            bf16Input = nil
-        }
+        bf16Input = bf16Tensors ? try graph.sourceCopy(of: input, for: forward) : nil
         if let destination, destinationBlock != nil {
             output = destination
         } else {
